@@ -1,0 +1,35 @@
+//! The errors of the safe API; the C statuses map one to one (`ffi/status.rs`).
+
+use std::fmt;
+
+/// Why a pool call did not do what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// Not blocking, every worker busy, capacity reached and the queue full.
+    NoIdleWorker,
+    /// The pool is shutting down; the task was not accepted.
+    Freed,
+    /// An argument was out of range.
+    Invalid,
+    /// `schedule_timeout`: no room before the deadline.
+    Timeout,
+    /// The OS refused a thread and no existing worker can take the task.
+    Spawn,
+    /// `wait` called from one of the pool's own workers.
+    Deadlock,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Error::NoIdleWorker => "no idle worker: capacity reached and queue full",
+            Error::Freed => "the pool is being freed",
+            Error::Invalid => "invalid argument",
+            Error::Timeout => "timed out waiting for room in the pool",
+            Error::Spawn => "the OS refused to start a worker thread",
+            Error::Deadlock => "called from one of the pool's own workers: would deadlock",
+        })
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,321 @@
+//! `pool_t`: creating, using and freeing a pool from C.
+
+use std::ffi::{c_int, c_void};
+use std::time::Duration;
+
+use super::gate::{Gate, Pass};
+use super::{boundary, pool_options_t, pool_status};
+use crate::job::{CTaskFn, Job, UserData};
+use crate::pool::timeout_policy;
+use crate::shared::WhenFull;
+use crate::{Builder, Error, Pool, clamp_capacity};
+
+/// Opaque pool handle. Create with `pool_new`, free with `pool_free`. Every
+/// function taking a `pool_t *` is thread-safe (any thread, tasks included)
+/// until `pool_free` is called; using the handle after `pool_free` returned
+/// is undefined, as with `free()`.
+pub struct pool {
+    core: Pool,
+    gate: Gate,
+}
+
+/// Alias used throughout the C API.
+pub type pool_t = pool;
+
+/// A task: called once, on a worker thread, with the `arg` given when it
+/// was scheduled. NULL is refused with `POOL_ERR_INVALID`.
+pub type pool_task_fn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
+
+/// A snapshot of a pool's counters (`pool_get_stats`). Fields are only ever
+/// appended; counters saturate at their type's maximum.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct pool_stats {
+    /// Maximum number of workers now.
+    pub capacity: u32,
+    /// Live worker threads.
+    pub workers: u32,
+    /// Workers running a task.
+    pub busy: u32,
+    /// Accepted tasks not yet started.
+    pub queued: u32,
+    /// Tasks accepted since `pool_new` (inline runs included).
+    pub submitted: u64,
+    /// Tasks finished.
+    pub completed: u64,
+    /// Schedules refused: `POOL_ERR_NO_IDLE_WORKER`, `POOL_ERR_TIMEOUT`,
+    /// `POOL_ERR_FREED`.
+    pub rejected: u64,
+}
+
+fn set_errno(code: c_int) {
+    // SAFETY: `__errno_location` returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = code };
+}
+
+/// Converts a C capacity: `<= 0` gives the default, larger than the maximum
+/// gives the maximum.
+fn capacity_from_c(capacity: c_int) -> usize {
+    clamp_capacity(usize::try_from(capacity).unwrap_or(0))
+}
+
+/// Creates a pool of at most `capacity` workers (`<= 0` gives 100, above
+/// 10000 gives 10000) configured by `opts` (NULL: defaults). `opts` is
+/// copied: it may be freed or reused at once.
+///
+/// A lazy pool (the default) starts no thread here; a `prealloc` pool starts
+/// all `capacity` workers before returning. Either way the pool is ready at
+/// once: no sleep is needed before scheduling.
+///
+/// Returns the handle, owned by the caller and released with `pool_free`.
+/// On failure returns NULL with errno set, having released everything it
+/// made: EAGAIN when a preallocated thread could not be started (for
+/// example a stack size the OS refuses). Thread-safe.
+///
+/// # Safety
+/// `opts` is NULL or a live pointer from `pool_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_new(capacity: c_int, opts: *const pool_options_t) -> *mut pool_t {
+    boundary(|| {
+        // SAFETY: NULL or a live options object, per the contract.
+        let builder = match unsafe { opts.as_ref() } {
+            Some(opts) => opts.builder.clone(),
+            None => Builder::new(),
+        };
+        match builder.capacity(capacity_from_c(capacity)).build() {
+            Ok(core) => Box::into_raw(Box::new(pool {
+                core,
+                gate: Gate::new(),
+            })),
+            Err(error) => {
+                set_errno(match error {
+                    Error::Spawn => libc::EAGAIN,
+                    _ => libc::EINVAL,
+                });
+                std::ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// Runs `body` inside the handle's gate: `POOL_ERR_INVALID` for NULL,
+/// `POOL_ERR_FREED` once `pool_free` began.
+///
+/// # Safety
+/// `pool` is NULL or a handle from `pool_new` whose `pool_free` has not
+/// returned.
+unsafe fn with_pool(pool: *const pool_t, body: impl FnOnce(&Pool) -> pool_status) -> pool_status {
+    boundary(|| {
+        // SAFETY: the caller's contract: the handle is live until
+        // `pool_free` returns, and `pool_free` waits for every caller that
+        // entered the gate before it releases the memory.
+        let Some(pool) = (unsafe { pool.as_ref() }) else {
+            return pool_status::POOL_ERR_INVALID;
+        };
+        let Some(_pass): Option<Pass<'_>> = pool.gate.enter() else {
+            return pool_status::POOL_ERR_FREED;
+        };
+        body(&pool.core)
+    })
+}
+
+/// # Safety
+/// As for `pool_schedule`.
+unsafe fn schedule_with(
+    pool: *mut pool_t,
+    task: pool_task_fn,
+    arg: *mut c_void,
+    when_full: impl FnOnce(&Pool) -> WhenFull,
+) -> pool_status {
+    let Some(func) = task else {
+        return pool_status::POOL_ERR_INVALID;
+    };
+    let func: CTaskFn = func;
+    let job = Job::Extern {
+        func,
+        arg: UserData(arg),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { with_pool(pool, |core| core.submit(job, when_full(core)).into()) }
+}
+
+/// Schedules `task(arg)` to run once on a worker.
+///
+/// Accepted when an idle worker takes it, a new worker is started for it
+/// (fewer than capacity live), or the queue has room. Otherwise a blocking
+/// pool (the default) waits for room, and a non-blocking one returns
+/// `POOL_ERR_NO_IDLE_WORKER`. Called from a task of this same pool when it
+/// would have to wait, it never waits: `task(arg)` runs inline on the
+/// calling worker and the call returns `POOL_OK` (counted as submitted and
+/// completed), so nested schedules cannot deadlock the pool.
+///
+/// Ownership: `arg` stays the caller's; the pool only passes it to `task`.
+/// Thread-safe: any thread may call it, tasks included.
+///
+/// Returns `POOL_OK` (accepted: it will run exactly once),
+/// `POOL_ERR_NO_IDLE_WORKER` (non-blocking pool full), `POOL_ERR_FREED`
+/// (`pool_free` began, also for a caller that was waiting),
+/// `POOL_ERR_SPAWN` (the OS refused a thread and no worker can take it),
+/// `POOL_ERR_INVALID` (`pool` or `task` NULL).
+///
+/// # Safety
+/// `pool` is NULL or a live handle; `task(arg)` must be safe to call on
+/// another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_schedule(
+    pool: *mut pool_t,
+    task: pool_task_fn,
+    arg: *mut c_void,
+) -> pool_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { schedule_with(pool, task, arg, |core| core.blocking_policy()) }
+}
+
+/// Like `pool_schedule` but never waits, whatever the pool's block option.
+///
+/// Returns `POOL_OK`, `POOL_ERR_NO_IDLE_WORKER` (full), `POOL_ERR_FREED`,
+/// `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task` NULL).
+/// Thread-safe.
+///
+/// # Safety
+/// As for `pool_schedule`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_try_schedule(
+    pool: *mut pool_t,
+    task: pool_task_fn,
+    arg: *mut c_void,
+) -> pool_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { schedule_with(pool, task, arg, |_| WhenFull::Refuse) }
+}
+
+/// Like `pool_schedule` but waits at most `timeout_ms` milliseconds for room,
+/// whatever the pool's block option and from any thread (a task of this
+/// pool waits too). A timeout too large to represent waits for ever; 0
+/// behaves like `pool_try_schedule` but reports `POOL_ERR_TIMEOUT`.
+///
+/// Returns `POOL_OK`, `POOL_ERR_TIMEOUT` (no room before the deadline),
+/// `POOL_ERR_FREED`, `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task`
+/// NULL). Thread-safe.
+///
+/// # Safety
+/// As for `pool_schedule`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_schedule_timeout(
+    pool: *mut pool_t,
+    task: pool_task_fn,
+    arg: *mut c_void,
+    timeout_ms: u64,
+) -> pool_status {
+    let when_full = timeout_policy(Duration::from_millis(timeout_ms));
+    // SAFETY: forwarded from the caller.
+    unsafe { schedule_with(pool, task, arg, |_| when_full) }
+}
+
+/// Blocks until every task accepted before the call has finished: it
+/// returns once no accepted task is queued or running, so under a steady
+/// stream of new tasks from other threads it may also wait for those. The
+/// pool stays usable. Thread-safe.
+///
+/// Returns `POOL_OK`, `POOL_ERR_DEADLOCK` (called from one of this pool's
+/// workers, which would wait for itself), `POOL_ERR_FREED` (`pool_free`
+/// began before the call), `POOL_ERR_INVALID` (`pool` NULL).
+///
+/// # Safety
+/// `pool` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_wait(pool: *mut pool_t) -> pool_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { with_pool(pool, |core| core.wait().into()) }
+}
+
+/// Changes the capacity, clamped like `pool_new` (`<= 0` gives 100, above
+/// 10000 gives 10000). Growing lets waiting schedulers in at once;
+/// shrinking retires idle workers at once and busy ones after their current
+/// task. No accepted task is dropped. Thread-safe.
+///
+/// Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` began),
+/// `POOL_ERR_INVALID` (`pool` NULL).
+///
+/// # Safety
+/// `pool` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_set_capacity(pool: *mut pool_t, capacity: c_int) -> pool_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_pool(pool, |core| {
+            core.set_capacity(capacity_from_c(capacity)).into()
+        })
+    }
+}
+
+/// Writes a snapshot of the pool's counters to `*out`. Does nothing if
+/// `pool` or `out` is NULL, or once `pool_free` began. Thread-safe; the
+/// fields are read without a common lock, so under load they may be a few
+/// tasks apart.
+///
+/// # Safety
+/// `pool` is NULL or a live handle; `out` is NULL or points to writable
+/// memory for a `pool_stats`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_get_stats(pool: *const pool_t, out: *mut pool_stats) {
+    if out.is_null() {
+        return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_pool(pool, |core| {
+            let s = core.stats();
+            let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            let stats = pool_stats {
+                capacity: narrow(s.capacity),
+                workers: narrow(s.workers),
+                busy: narrow(s.busy),
+                queued: narrow(s.queued),
+                submitted: s.submitted,
+                completed: s.completed,
+                rejected: s.rejected,
+            };
+            // SAFETY: `out` is non-NULL and writable per the contract.
+            out.write(stats);
+            pool_status::POOL_OK
+        })
+    };
+}
+
+/// Frees the pool: stops accepting (concurrent and waiting schedulers get
+/// `POOL_ERR_FREED`), runs every task already accepted, joins every worker
+/// (each runs `on_exit`), then releases all memory. It returns only when no
+/// other thread is still inside a call on this pool. Afterwards the handle
+/// is invalid. A task that never returns keeps `pool_free` waiting.
+///
+/// `pool_free(NULL)` is a no-op returning `POOL_OK`. Must be called once per
+/// handle.
+///
+/// Returns `POOL_OK`, or `POOL_ERR_DEADLOCK` when called from one of this
+/// pool's workers (a task or a thread hook); the pool is then untouched.
+///
+/// # Safety
+/// `pool` is NULL or a live handle not freed before.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_free(pool: *mut pool_t) -> pool_status {
+    boundary(|| {
+        if pool.is_null() {
+            return pool_status::POOL_OK;
+        }
+        {
+            // SAFETY: a live handle per the contract.
+            let handle = unsafe { &*pool };
+            if handle.core.is_worker_thread() {
+                return pool_status::POOL_ERR_DEADLOCK;
+            }
+            handle.core.begin_close();
+            handle.gate.close_and_wait();
+        }
+        // SAFETY: the pointer came from `Box::into_raw` in `pool_new`, no
+        // caller is inside the gate any more and none can enter; dropping
+        // the `Pool` drains the tasks and joins the workers.
+        drop(unsafe { Box::from_raw(pool) });
+        pool_status::POOL_OK
+    })
+}

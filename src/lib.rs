@@ -1,0 +1,29 @@
+//! A worker (thread) pool with a C ABI.
+//!
+//! The model is the Go "goroutine pool": a capacity of workers started on
+//! demand (or all at once), a `schedule` that blocks or fails when every
+//! worker is busy, and a shutdown that runs what was accepted and joins the
+//! workers. [`Pool`] is the safe Rust API over closures; [`ffi`] is the C ABI
+//! described in `include/workerpool.h`, a thin layer over the same core.
+//!
+//! Where things live: `shared.rs` decides admission, `counts.rs` packs the
+//! counters it decides on, `worker.rs` runs and parks worker threads,
+//! `sleep.rs` puts idle workers to sleep and wakes them, `waiters.rs` does
+//! the same for blocked schedulers and `wait` callers.
+
+mod builder;
+mod counts;
+mod error;
+pub mod ffi;
+mod job;
+mod pool;
+mod shared;
+mod sleep;
+mod waiters;
+mod worker;
+
+pub use builder::{
+    Builder, DEFAULT_CAPACITY, MAX_CAPACITY, MAX_STACK_SIZE, UNBOUNDED, clamp_capacity,
+};
+pub use error::Error;
+pub use pool::{Pool, Stats};

@@ -1,0 +1,176 @@
+//! The safe Rust API: `Pool` and `Stats`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::builder::{Builder, Config, clamp_capacity};
+use crate::job::Job;
+use crate::shared::{Shared, WhenFull};
+use crate::{Error, worker};
+
+/// A pool of worker threads running closures.
+///
+/// Dropping the pool stops admissions, runs every accepted task, and joins
+/// every worker (each runs its exit hook) before returning.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let pool = workerpool::Builder::new().capacity(4).build().unwrap();
+/// let count = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..100 {
+///     let count = Arc::clone(&count);
+///     pool.schedule(move || { count.fetch_add(1, Ordering::Relaxed); }).unwrap();
+/// }
+/// pool.wait().unwrap();
+/// assert_eq!(count.load(Ordering::Relaxed), 100);
+/// ```
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+/// A snapshot of a pool's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Maximum number of workers now.
+    pub capacity: usize,
+    /// Live worker threads.
+    pub workers: usize,
+    /// Workers running a task.
+    pub busy: usize,
+    /// Accepted tasks not yet started.
+    pub queued: usize,
+    /// Tasks accepted since the pool was built.
+    pub submitted: u64,
+    /// Tasks finished (a panicking task counts as finished).
+    pub completed: u64,
+    /// Schedules refused: no idle worker, timeout, or freed.
+    pub rejected: u64,
+    /// Tasks that panicked.
+    pub panicked: u64,
+}
+
+impl Pool {
+    /// A pool with `capacity` workers (clamped) and default options.
+    pub fn new(capacity: usize) -> Result<Pool, Error> {
+        Builder::new().capacity(capacity).build()
+    }
+
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_config(capacity: usize, config: Config) -> Result<Pool, Error> {
+        let prealloc = config.prealloc;
+        let pool = Pool {
+            shared: Arc::new(Shared::new(capacity, config)),
+        };
+        if prealloc {
+            for _ in 0..capacity {
+                pool.shared.count_worker();
+                if worker::spawn(&pool.shared).is_err() {
+                    pool.shared.uncount_worker();
+                    // Dropping `pool` joins the workers already started.
+                    return Err(Error::Spawn);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Schedules `task`. A blocking pool waits for room; a non-blocking one
+    /// fails with [`Error::NoIdleWorker`] when full. Called from a task of
+    /// this pool that would have to wait, it runs `task` inline instead.
+    pub fn schedule(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+        self.submit(Job::Boxed(Box::new(task)), self.blocking_policy())
+    }
+
+    /// Schedules `task` only if that needs no waiting.
+    pub fn try_schedule(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
+        self.submit(Job::Boxed(Box::new(task)), WhenFull::Refuse)
+    }
+
+    /// Schedules `task`, waiting at most `timeout` for room.
+    pub fn schedule_timeout(
+        &self,
+        task: impl FnOnce() + Send + 'static,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        self.submit(Job::Boxed(Box::new(task)), timeout_policy(timeout))
+    }
+
+    pub(crate) fn blocking_policy(&self) -> WhenFull {
+        if self.shared.config.block {
+            WhenFull::WaitOrInline
+        } else {
+            WhenFull::Refuse
+        }
+    }
+
+    pub(crate) fn submit(&self, job: Job, when_full: WhenFull) -> Result<(), Error> {
+        self.shared.submit(job, when_full)
+    }
+
+    /// Blocks until no accepted task is queued or running; every task
+    /// accepted before the call has then finished. [`Error::Deadlock`] when
+    /// called from one of this pool's workers.
+    pub fn wait(&self) -> Result<(), Error> {
+        self.shared.wait_idle()
+    }
+
+    /// Changes the capacity (clamped like [`Builder::capacity`]). Growing lets
+    /// waiting schedulers in; shrinking retires idle workers at once and busy
+    /// ones after their current task.
+    pub fn set_capacity(&self, capacity: usize) -> Result<(), Error> {
+        self.shared.set_capacity(clamp_capacity(capacity))
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Whether the calling thread is one of this pool's workers.
+    pub fn is_worker_thread(&self) -> bool {
+        worker::is_worker_of(&self.shared)
+    }
+
+    /// Stops admissions: schedulers waiting for room return [`Error::Freed`],
+    /// as do later schedules. Accepted tasks still run. Used by the C layer
+    /// before it waits for callers to leave.
+    pub(crate) fn begin_close(&self) {
+        self.shared.begin_close();
+    }
+}
+
+pub(crate) fn timeout_policy(timeout: Duration) -> WhenFull {
+    // A deadline too far to represent waits for ever.
+    WhenFull::Wait {
+        deadline: Instant::now().checked_add(timeout),
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // A task holding the last handle would wait for itself to finish
+        // and join its own thread: hand the shutdown to a helper thread,
+        // which joins this worker once the task has returned.
+        if worker::is_worker_of(&self.shared) {
+            self.shared.begin_close();
+            let shared = Arc::clone(&self.shared);
+            let _ = std::thread::Builder::new()
+                .name("workerpool-reaper".into())
+                .spawn(move || shared.shutdown());
+            return;
+        }
+        self.shared.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

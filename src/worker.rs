@@ -1,0 +1,82 @@
+//! Worker threads: how one starts, runs tasks, sleeps, and leaves.
+//!
+//! A worker takes tasks with `Shared::next_job`, which spins briefly and
+//! then sleeps (`sleep.rs`); it leaves when `next_job` says so (idle expiry,
+//! shutdown, capacity shrink) or after a task when the pool shrank below its
+//! live workers. Whatever the reason, `on_exit` runs last, on the worker.
+
+use std::cell::Cell;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread;
+
+use crate::job;
+use crate::shared::Shared;
+
+thread_local! {
+    /// Address of the `Shared` whose worker this thread is; 0 elsewhere.
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the calling thread is one of `shared`'s workers.
+pub(crate) fn is_worker_of(shared: &Shared) -> bool {
+    CURRENT_POOL.with(|current| current.get() == shared as *const Shared as usize)
+}
+
+/// Starts one worker thread. Its live count must already be reserved.
+pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
+    let number = shared
+        .next_thread
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut builder =
+        thread::Builder::new().name(format!("{}-{}", shared.config.thread_name, number));
+    if let Some(bytes) = shared.config.stack_size {
+        builder = builder.stack_size(bytes);
+    }
+    let worker_shared = Arc::clone(shared);
+    // std panics, rather than failing, on a few stack sizes it cannot round
+    // to a page: treat that like any refusal by the OS.
+    let spawned = panic::catch_unwind(AssertUnwindSafe(move || {
+        builder.spawn(move || run(worker_shared))
+    }))
+    .unwrap_or_else(|_| Err(io::Error::other("thread spawn panicked")));
+    shared.register(spawned?);
+    Ok(())
+}
+
+/// Aborts the process if the pool's own machinery panics on a worker:
+/// running on with broken counts could lose tasks or hang `pool_free`.
+struct AbortOnPanic;
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("workerpool: internal panic on a worker thread; aborting");
+            std::process::abort();
+        }
+    }
+}
+
+fn run_hook(shared: &Shared, hook: Option<&crate::builder::Hook>) {
+    if let Some(hook) = hook {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook())) {
+            job::report_panic(payload, shared.config.panic_handler.as_ref());
+        }
+    }
+}
+
+fn run(shared: Arc<Shared>) {
+    let guard = AbortOnPanic;
+    CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
+    run_hook(&shared, shared.config.on_start.as_ref());
+    while let Some(task) = shared.next_job() {
+        let outcome = job::run_task(task, shared.config.panic_handler.as_ref());
+        if shared.task_done(outcome) {
+            break;
+        }
+    }
+    run_hook(&shared, shared.config.on_exit.as_ref());
+    CURRENT_POOL.with(|current| current.set(0));
+    drop(guard);
+}
