@@ -76,12 +76,12 @@ typedef struct pool_options pool_options;
 /**
  * Alias used throughout the C API.
  */
-typedef struct pool_options pool_options_t;
+typedef struct pool pool_t;
 
 /**
  * Alias used throughout the C API.
  */
-typedef struct pool pool_t;
+typedef struct pool_options pool_options_t;
 
 /**
  * A task: called once, on a worker thread, with the `arg` given when it
@@ -128,128 +128,6 @@ typedef struct pool_stats {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * Creates an options object holding the defaults: blocking, lazy workers,
- * queue size 0 (direct hand-off), no idle timeout, platform stack size,
- * thread names "workerpool-<n>", no hooks.
- *
- * Ownership: the caller frees it with `pool_options_free`; it may be freed
- * or reused right after `pool_new`, which copies what it needs.
- * Returns NULL only when out of memory. Thread-safe.
- */
-pool_options_t *pool_options_new(void);
-
-/**
- * Frees an options object. NULL is a no-op. Must not be called twice on the
- * same pointer, nor while another thread uses it. Pools built from it are
- * unaffected.
- *
- * # Safety
- * `opts` is NULL or a pointer from `pool_options_new` not yet freed.
- */
-void pool_options_free(pool_options_t *opts);
-
-/**
- * Whether `pool_schedule` waits for room (true, the default) or returns
- * `POOL_ERR_NO_IDLE_WORKER` at once when the pool is full (false).
- *
- * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
- *
- * # Safety
- * `opts` is NULL or a live pointer from `pool_options_new`.
- */
-enum pool_status pool_options_set_block(pool_options_t *opts, bool block);
-
-/**
- * Whether `pool_new` starts all `capacity` workers before it returns
- * (true) or workers start on demand (false, the default).
- *
- * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
- *
- * # Safety
- * `opts` is NULL or a live pointer from `pool_options_new`.
- */
-enum pool_status pool_options_set_prealloc(pool_options_t *opts, bool prealloc);
-
-/**
- * How many accepted tasks may wait once every worker is busy and capacity
- * is reached: 0 (the default) is direct hand-off as in the Go design,
- * SIZE_MAX is unbounded (limited only to about 10^12 pending tasks).
- *
- * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
- *
- * # Safety
- * `opts` is NULL or a live pointer from `pool_options_new`.
- */
-enum pool_status pool_options_set_queue_size(pool_options_t *opts, size_t n);
-
-/**
- * A worker idle for longer than `ms` milliseconds exits; the pool starts
- * workers again on demand. 0 (the default): workers never expire. Applies
- * to preallocated workers too.
- *
- * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
- *
- * # Safety
- * `opts` is NULL or a live pointer from `pool_options_new`.
- */
-enum pool_status pool_options_set_idle_timeout_ms(pool_options_t *opts, uint64_t ms);
-
-/**
- * Stack size of every worker thread in bytes; 0 (the default) is the
- * platform default. Sizes below the platform minimum are rounded up. A
- * size the OS then refuses makes scheduling return `POOL_ERR_SPAWN` (lazy
- * pool) or `pool_new` return NULL with errno EAGAIN (preallocated pool).
- *
- * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL or `bytes` is
- * above 1 TiB.
- *
- * # Safety
- * `opts` is NULL or a live pointer from `pool_options_new`.
- */
-enum pool_status pool_options_set_stack_size(pool_options_t *opts, size_t bytes);
-
-/**
- * Names worker threads "<prefix>-<n>", n counting from 0 in each pool, as
- * seen in /proc/<pid>/task/<tid>/comm, gdb and top. The string is copied.
- * Linux keeps 15 bytes of a thread name: a longer name is cut, not refused.
- * Default prefix: "workerpool".
- *
- * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` or `prefix` is NULL,
- * `prefix` is empty, or it is not valid UTF-8.
- *
- * # Safety
- * `opts` is NULL or a live pointer from `pool_options_new`; `prefix` is
- * NULL or a NUL-terminated string.
- */
-enum pool_status pool_options_set_thread_name(pool_options_t *opts, const char *prefix);
-
-/**
- * Hooks run on every worker thread: `on_start(ctx)` before its first task,
- * `on_exit(ctx)` after its last, exactly once per thread, including threads
- * that expire (idle timeout) or retire (capacity shrink). Every `on_exit`
- * has returned when `pool_free` returns. Either hook may be NULL. `ctx` is
- * passed as given to all threads at once: making it thread-safe is the
- * caller's job, and it must stay valid until the last pool built with these
- * options is freed.
- *
- * Use them to attach a worker to a runtime (JNI `AttachCurrentThread` /
- * `DetachCurrentThread`, Python's `PyGILState_Ensure`), to set up and tear
- * down per-thread allocators or RNG seeds, or to count threads.
- * Hooks must not call `pool_free` or `pool_wait` on their pool
- * (`POOL_ERR_DEADLOCK`).
- *
- * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
- *
- * # Safety
- * `opts` is NULL or a live pointer from `pool_options_new`; the hooks are
- * NULL or functions safe to call with `ctx` from any worker thread.
- */
-enum pool_status pool_options_set_thread_hooks(pool_options_t *opts,
-                                               void (*on_start)(void *ctx),
-                                               void (*on_exit)(void *ctx),
-                                               void *ctx);
 
 /**
  * Creates a pool of at most `capacity` workers (`<= 0` gives 100, above
@@ -384,6 +262,128 @@ void pool_get_stats(const pool_t *pool, struct pool_stats *out);
  * `pool` is NULL or a live handle not freed before.
  */
 enum pool_status pool_free(pool_t *pool);
+
+/**
+ * Creates an options object holding the defaults: blocking, lazy workers,
+ * queue size 0 (direct hand-off), no idle timeout, platform stack size,
+ * thread names "workerpool-<n>", no hooks.
+ *
+ * Ownership: the caller frees it with `pool_options_free`; it may be freed
+ * or reused right after `pool_new`, which copies what it needs.
+ * Returns NULL only when out of memory. Thread-safe.
+ */
+pool_options_t *pool_options_new(void);
+
+/**
+ * Frees an options object. NULL is a no-op. Must not be called twice on the
+ * same pointer, nor while another thread uses it. Pools built from it are
+ * unaffected.
+ *
+ * # Safety
+ * `opts` is NULL or a pointer from `pool_options_new` not yet freed.
+ */
+void pool_options_free(pool_options_t *opts);
+
+/**
+ * Whether `pool_schedule` waits for room (true, the default) or returns
+ * `POOL_ERR_NO_IDLE_WORKER` at once when the pool is full (false).
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
+ *
+ * # Safety
+ * `opts` is NULL or a live pointer from `pool_options_new`.
+ */
+enum pool_status pool_options_set_block(pool_options_t *opts, bool block);
+
+/**
+ * Whether `pool_new` starts all `capacity` workers before it returns
+ * (true) or workers start on demand (false, the default).
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
+ *
+ * # Safety
+ * `opts` is NULL or a live pointer from `pool_options_new`.
+ */
+enum pool_status pool_options_set_prealloc(pool_options_t *opts, bool prealloc);
+
+/**
+ * How many accepted tasks may wait once every worker is busy and capacity
+ * is reached: 0 (the default) is direct hand-off as in the Go design,
+ * SIZE_MAX is unbounded (limited only to about 10^12 pending tasks).
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
+ *
+ * # Safety
+ * `opts` is NULL or a live pointer from `pool_options_new`.
+ */
+enum pool_status pool_options_set_queue_size(pool_options_t *opts, size_t n);
+
+/**
+ * A worker idle for longer than `ms` milliseconds exits; the pool starts
+ * workers again on demand. 0 (the default): workers never expire. Applies
+ * to preallocated workers too.
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
+ *
+ * # Safety
+ * `opts` is NULL or a live pointer from `pool_options_new`.
+ */
+enum pool_status pool_options_set_idle_timeout_ms(pool_options_t *opts, uint64_t ms);
+
+/**
+ * Stack size of every worker thread in bytes; 0 (the default) is the
+ * platform default. Sizes below the platform minimum are rounded up. A
+ * size the OS then refuses makes scheduling return `POOL_ERR_SPAWN` (lazy
+ * pool) or `pool_new` return NULL with errno EAGAIN (preallocated pool).
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL or `bytes` is
+ * above 1 TiB.
+ *
+ * # Safety
+ * `opts` is NULL or a live pointer from `pool_options_new`.
+ */
+enum pool_status pool_options_set_stack_size(pool_options_t *opts, size_t bytes);
+
+/**
+ * Names worker threads "<prefix>-<n>", n counting from 0 in each pool, as
+ * seen in /proc/<pid>/task/<tid>/comm, gdb and top. The string is copied.
+ * Linux keeps 15 bytes of a thread name: a longer name is cut, not refused.
+ * Default prefix: "workerpool".
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` or `prefix` is NULL,
+ * `prefix` is empty, or it is not valid UTF-8.
+ *
+ * # Safety
+ * `opts` is NULL or a live pointer from `pool_options_new`; `prefix` is
+ * NULL or a NUL-terminated string.
+ */
+enum pool_status pool_options_set_thread_name(pool_options_t *opts, const char *prefix);
+
+/**
+ * Hooks run on every worker thread: `on_start(ctx)` before its first task,
+ * `on_exit(ctx)` after its last, exactly once per thread, including threads
+ * that expire (idle timeout) or retire (capacity shrink). Every `on_exit`
+ * has returned when `pool_free` returns. Either hook may be NULL. `ctx` is
+ * passed as given to all threads at once: making it thread-safe is the
+ * caller's job, and it must stay valid until the last pool built with these
+ * options is freed.
+ *
+ * Use them to attach a worker to a runtime (JNI `AttachCurrentThread` /
+ * `DetachCurrentThread`, Python's `PyGILState_Ensure`), to set up and tear
+ * down per-thread allocators or RNG seeds, or to count threads.
+ * Hooks must not call `pool_free` or `pool_wait` on their pool
+ * (`POOL_ERR_DEADLOCK`).
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
+ *
+ * # Safety
+ * `opts` is NULL or a live pointer from `pool_options_new`; the hooks are
+ * NULL or functions safe to call with `ctx` from any worker thread.
+ */
+enum pool_status pool_options_set_thread_hooks(pool_options_t *opts,
+                                               void (*on_start)(void *ctx),
+                                               void (*on_exit)(void *ctx),
+                                               void *ctx);
 
 /**
  * Returns a static, NUL-terminated English description of `status`.
