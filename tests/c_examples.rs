@@ -1,0 +1,97 @@
+//! Builds the C examples with make (which builds the library through cargo)
+//! and checks what each prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("c_examples")
+}
+
+/// Runs `make` once for every test in this file.
+fn built() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new("make")
+            .arg("-s")
+            .current_dir(examples_dir())
+            .status()
+            .expect("make is installed (scripts/install-deps.sh)");
+        assert!(status.success(), "make -C c_examples failed");
+        examples_dir().join("build")
+    })
+}
+
+fn run(example: &str, args: &[&str]) -> Output {
+    let output = Command::new(built().join(example))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {example}: {e}"));
+    assert!(
+        output.status.success(),
+        "{example} {args:?} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("examples print UTF-8")
+}
+
+#[test]
+fn demo1_runs_ten_tasks_five_at_a_time() {
+    let out = stdout(&run("demo1", &[]));
+    for task in 0..10 {
+        assert_eq!(out.matches(&format!("task {task} start")).count(), 1, "{out}");
+        assert_eq!(out.matches(&format!("task {task} end")).count(), 1, "{out}");
+    }
+    assert!(out.contains("all tasks done (finished=10, max concurrent=5)"), "{out}");
+}
+
+#[test]
+fn demo2_accepts_five_and_refuses_five() {
+    let out = stdout(&run("demo2", &[]));
+    assert!(out.lines().any(|l| l == "accepted=5 refused=5"), "{out}");
+    assert_eq!(out.matches("refused (no idle worker").count(), 5, "{out}");
+    assert!(out.contains("submitted=5 completed=5 rejected=5"), "{out}");
+}
+
+#[test]
+fn checksum_parallel_output_equals_serial() {
+    // A fixed tree made here, so nothing else edits it during the test.
+    let dir = std::env::temp_dir().join(format!("workerpool-checksum-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in 0..5 {
+        let sub = dir.join(format!("d{d}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in 0..40 {
+            let bytes: Vec<u8> = (0..(d * 997 + f * 131) % 20_000).map(|i| (i * 7 + f) as u8).collect();
+            std::fs::write(sub.join(format!("f{f}")), bytes).unwrap();
+        }
+    }
+    let dir_arg = dir.to_str().unwrap();
+    let parallel = run("checksum", &["--workers", "4", dir_arg]).stdout;
+    let serial = run("checksum", &["--serial", dir_arg]).stdout;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(parallel, serial, "checksum --serial must print the same bytes");
+    let text = String::from_utf8(parallel).unwrap();
+    assert_eq!(text.lines().count(), 201, "200 files and a total:\n{text}");
+    assert!(text.lines().last().unwrap().starts_with("total files=200 "), "{text}");
+}
+
+#[test]
+fn service_workers_come_and_go_and_all_hooks_pair_up() {
+    let out = stdout(&run("service", &["3"]));
+    let last = out.lines().last().unwrap_or_default();
+    let (started, exited) = last
+        .strip_prefix("started=")
+        .and_then(|rest| rest.split_once(" exited="))
+        .unwrap_or_else(|| panic!("last line is not started=S exited=E:\n{out}"));
+    assert_eq!(started, exited, "{out}");
+    assert!(started.parse::<u32>().unwrap() > 0, "{out}");
+    assert!(out.contains("final workers=0 "), "idle workers expire:\n{out}");
+}
