@@ -9,10 +9,31 @@
 use std::env;
 use std::path::PathBuf;
 
+/// Gives the shared library the SONAME `libworkerpool.so.MAJOR`, as an
+/// installed C library has. A program linked against `target/<profile>/`
+/// then asks for that name at run time, so the name is also made there, as
+/// a link to the `libworkerpool.so` cargo writes (dangling until the first
+/// link finishes); `make install` installs the real versioned file.
+fn link_with_soname() {
+    let soname = format!("libworkerpool.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    // OUT_DIR is <target>/<profile>/build/<package>-<hash>/out.
+    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
+    if let Some(profile_dir) = out.ancestors().nth(3) {
+        let link = profile_dir.join(&soname);
+        if std::fs::read_link(&link).is_err() {
+            let _ = std::fs::remove_file(&link);
+            #[cfg(unix)]
+            let _ = std::os::unix::fs::symlink("libworkerpool.so", &link);
+        }
+    }
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=WORKERPOOL_REGENERATE_HEADER");
+    link_with_soname();
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))

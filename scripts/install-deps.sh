@@ -9,6 +9,7 @@ command -v g++ >/dev/null 2>&1 || needed+=(g++)
 command -v make >/dev/null 2>&1 || needed+=(make)
 command -v valgrind >/dev/null 2>&1 || needed+=(valgrind)
 command -v pkg-config >/dev/null 2>&1 || needed+=(pkg-config)
+command -v cmake >/dev/null 2>&1 || needed+=(cmake)   # tests/install.rs: the README's CMake project
 for extra in "$@"; do
     case "$extra" in
         glib) pkg-config --exists glib-2.0 2>/dev/null || needed+=(libglib2.0-dev) ;;

@@ -8,11 +8,12 @@
 //! one `AtomicU64` lets every decision be a single compare-and-swap over a
 //! consistent snapshot.
 //!
-//! Layout: bits 0..34 `pending`, 34..48 `live`, 48..62 `sleeping`, bit 63
+//! Layout: bits 0..34 `pending`, 34..48 `live`, 48..62 `sleeping`, bit 62
+//! `waiters` (a scheduler or `wait` caller sleeps in `waiters.rs`), bit 63
 //! `closing`. `live` and `sleeping` never exceed the maximum capacity
 //! (10,000 < 2^14).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 const PENDING_BITS: u32 = 34;
 const WORKER_BITS: u32 = 14;
@@ -24,6 +25,7 @@ const LIVE_MASK: u64 = ((1 << WORKER_BITS) - 1) << LIVE_SHIFT;
 const SLEEPING_SHIFT: u32 = LIVE_SHIFT + WORKER_BITS;
 const SLEEPING_ONE: u64 = 1 << SLEEPING_SHIFT;
 const SLEEPING_MASK: u64 = ((1 << WORKER_BITS) - 1) << SLEEPING_SHIFT;
+const WAITERS: u64 = 1 << 62;
 const CLOSING: u64 = 1 << 63;
 
 const _: () = assert!(crate::builder::MAX_CAPACITY < 1 << WORKER_BITS);
@@ -61,6 +63,12 @@ impl Counts {
         self.0 & CLOSING != 0
     }
 
+    /// Whether a thread may be asleep in `waiters.rs` and want to hear
+    /// about a finished task.
+    pub(crate) fn has_waiters(self) -> bool {
+        self.0 & WAITERS != 0
+    }
+
     pub(crate) fn with_task(self) -> Counts {
         Counts(self.0 + PENDING_ONE)
     }
@@ -90,9 +98,11 @@ impl Counts {
     }
 }
 
-/// The shared word. Every access is `SeqCst`: the decrement of `pending` by a
-/// worker and the registration of a sleeping scheduler form a Dekker pair
-/// (see `waiters.rs`), and on x86 a read-modify-write is a full fence anyway.
+/// The shared word. Every decision that must not miss another thread's
+/// change is a read-modify-write of this one word, so the word's own
+/// modification order settles every race (no cross-location ordering is
+/// relied on); accesses are `SeqCst` for good measure, and on x86 a
+/// read-modify-write is a full fence anyway.
 pub(crate) struct AtomicCounts(AtomicU64);
 
 impl AtomicCounts {
@@ -138,6 +148,15 @@ impl AtomicCounts {
         Counts(self.0.fetch_or(CLOSING, Ordering::SeqCst))
     }
 
+    /// Announces a sleeper in `waiters.rs`; see there why no wake is lost.
+    pub(crate) fn set_waiters(&self) {
+        self.0.fetch_or(WAITERS, Ordering::SeqCst);
+    }
+
+    pub(crate) fn clear_waiters(&self) {
+        self.0.fetch_and(!WAITERS, Ordering::SeqCst);
+    }
+
     pub(crate) fn add_worker(&self) {
         self.0.fetch_add(LIVE_ONE, Ordering::SeqCst);
     }
@@ -147,6 +166,7 @@ impl AtomicCounts {
     }
 
     /// Applies a change that cannot be declined; returns the old value.
+    #[cfg(loom)]
     pub(crate) fn apply(&self, change: impl Fn(Counts) -> Counts) -> Counts {
         match self.update(|c| Some((change(c), ()))) {
             Ok((before, ())) => before,
@@ -172,9 +192,13 @@ mod tests {
         let c = c.without_sleeper().without_worker();
         assert_eq!((c.pending(), c.live(), c.closing()), (2, 1, false));
         let word = AtomicCounts(AtomicU64::new(c.0));
+        word.set_waiters();
         word.close();
         let c = word.load();
         assert_eq!((c.pending(), c.live(), c.closing()), (2, 1, true));
+        assert!(c.has_waiters());
+        word.clear_waiters();
+        assert!(!word.load().has_waiters());
         let c = c.without_task().without_worker();
         assert_eq!((c.pending(), c.live(), c.closing()), (1, 0, true));
     }

@@ -19,6 +19,7 @@ mod job;
 mod pool;
 mod shared;
 mod sleep;
+mod sync;
 mod waiters;
 mod worker;
 

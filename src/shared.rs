@@ -187,7 +187,7 @@ impl Shared {
             decided => Some(decided),
         };
         self.waiters
-            .sleep_until(Reason::Room, deadline, poll)
+            .sleep_until(&self.counts, Reason::Room, deadline, poll)
             .unwrap_or_else(|| (Admission::Full, self.counts.load()))
     }
 
@@ -265,7 +265,7 @@ impl Shared {
             self.accept(job, before.without_worker());
             Ok(())
         } else {
-            self.waiters.task_finished(before.pending() == 1);
+            self.waiters.task_finished(before);
             self.rejected.fetch_add(1, Ordering::Relaxed);
             Err(Error::Spawn)
         }
@@ -278,7 +278,7 @@ impl Shared {
             self.panicked.fetch_add(1, Ordering::Relaxed);
         }
         let before = self.counts.finish_task();
-        self.waiters.task_finished(before.pending() == 1);
+        self.waiters.task_finished(before);
         before.live() > self.cap() && self.try_retire()
     }
 
@@ -330,7 +330,8 @@ impl Shared {
             return Ok(());
         }
         let poll = || (self.counts.load().pending() == 0).then_some(());
-        self.waiters.sleep_until(Reason::Drained, None, poll);
+        self.waiters
+            .sleep_until(&self.counts, Reason::Drained, None, poll);
         Ok(())
     }
 

@@ -18,6 +18,10 @@
 //!   wake) it uncounts itself. Claims and self-removal both happen under the
 //!   lock, so a sleeper is never uncounted twice, and `sleeping` always
 //!   equals the sleepers nobody has claimed.
+//! * Idle expiry: a timed-out sleeper leaves the pool only if, once awake,
+//!   it is not needed (`pending < awake`, counting itself). A scheduler
+//!   admits a task against a sleeper before it takes the lock to claim one,
+//!   so "nobody claimed me" alone does not mean "nobody needs me".
 //!
 //! Why no wake-up is lost: a scheduler that decides "no wake needed" saw
 //! enough awake workers for every pending task, its own included; any of
@@ -28,7 +32,7 @@
 //! Cost: nothing per task while workers are busy; a lock and a futex wake
 //! only when a task arrives for an idle pool.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::counts::AtomicCounts;
@@ -92,15 +96,23 @@ impl Sleepers {
             let now = Instant::now();
             let timed_out = deadline.is_some_and(|d| now >= d);
             if timed_out || counts.load().closing() {
-                // Unclaimed: uncount ourselves. An expired worker leaves
-                // (nobody needed it, or it would have been claimed); on
-                // shutdown it goes back to drain and leave through `idle`.
-                let expire = timed_out && !counts.load().closing();
-                counts.apply(|c| {
-                    let c = c.without_sleeper();
-                    if expire { c.without_worker() } else { c }
-                });
-                return if expire { Idle::Exit } else { Idle::Retry };
+                // Unclaimed: stop sleeping. An expired worker also leaves,
+                // but only if the other awake workers cover every pending
+                // task: a scheduler may have counted on this sleeper and
+                // be on its way to claim it (it admits before it takes the
+                // lock). Otherwise, and on shutdown, go back to look.
+                let (_, leave) = counts
+                    .update(|c| {
+                        let c = c.without_sleeper();
+                        let covered = c.pending() < c.awake();
+                        Some(if timed_out && covered && !c.closing() {
+                            (c.without_worker(), true)
+                        } else {
+                            (c, false)
+                        })
+                    })
+                    .unwrap_or_else(|_| unreachable!("the update never declines"));
+                return if leave { Idle::Exit } else { Idle::Retry };
             }
             tokens = match deadline {
                 None => self.condvar.wait(tokens).unwrap_or_else(|p| p.into_inner()),
@@ -146,5 +158,128 @@ impl Sleepers {
     pub(crate) fn wake_all(&self) {
         let _tokens = self.lock();
         self.condvar.notify_all();
+    }
+}
+
+/// Model checks of the sleep/wake protocol: `RUSTFLAGS="--cfg loom" cargo
+/// test --release --lib loom`. The harness stands in for `shared.rs`: a
+/// mutex-guarded queue for the channel, admission of an unbounded pool
+/// whose workers are all started, and the same wake rule after the push.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::collections::VecDeque;
+
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicUsize;
+
+    use super::{Idle, Sleepers};
+    use crate::counts::AtomicCounts;
+    use crate::sync::{Mutex, Ordering};
+
+    struct Model {
+        counts: AtomicCounts,
+        sleepers: Sleepers,
+        queue: Mutex<VecDeque<u32>>,
+        ran: AtomicUsize,
+    }
+
+    impl Model {
+        fn new(workers: u64) -> Arc<Model> {
+            let model = Model {
+                counts: AtomicCounts::new(),
+                sleepers: Sleepers::new(),
+                queue: Mutex::new(VecDeque::new()),
+                ran: AtomicUsize::new(0),
+            };
+            for _ in 0..workers {
+                model.counts.add_worker();
+            }
+            Arc::new(model)
+        }
+
+        fn schedule(&self) {
+            let after = self.counts.apply(|c| c.with_task()).with_task();
+            self.queue.lock().unwrap().push_back(1);
+            if after.sleeping() > 0 && after.pending() > after.awake() {
+                self.sleepers.wake_for_task(&self.counts);
+            }
+        }
+
+        fn work(&self, capacity: u64) {
+            loop {
+                let task = self.queue.lock().unwrap().pop_front();
+                if task.is_some() {
+                    self.ran.fetch_add(1, Ordering::SeqCst);
+                    self.counts.finish_task();
+                    continue;
+                }
+                match self.sleepers.idle(&self.counts, capacity, None) {
+                    Idle::Retry => loom::thread::yield_now(),
+                    Idle::Exit => return,
+                }
+            }
+        }
+
+        fn close(&self) {
+            self.counts.close();
+            self.sleepers.wake_all();
+        }
+    }
+
+    fn bounded() -> loom::model::Builder {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder
+    }
+
+    /// Two workers, two tasks scheduled while they go to sleep, then
+    /// shutdown: both tasks run, both workers leave, nothing hangs.
+    #[test]
+    fn loom_every_task_runs_and_workers_leave() {
+        bounded().check(|| {
+            let model = Model::new(2);
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    let model = Arc::clone(&model);
+                    loom::thread::spawn(move || model.work(2))
+                })
+                .collect();
+            model.schedule();
+            model.schedule();
+            model.close();
+            for worker in workers {
+                worker.join().unwrap();
+            }
+            assert_eq!(model.ran.load(Ordering::SeqCst), 2);
+            let counts = model.counts.load();
+            assert_eq!(
+                (counts.pending(), counts.live(), counts.sleeping()),
+                (0, 0, 0)
+            );
+        });
+    }
+
+    /// A shrink that races with a task: the worker retires only once the
+    /// task is covered, and the task runs.
+    #[test]
+    fn loom_retirement_never_strands_a_task() {
+        bounded().check(|| {
+            let model = Model::new(2);
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    let model = Arc::clone(&model);
+                    // Capacity 1: one of the two must retire.
+                    loom::thread::spawn(move || model.work(1))
+                })
+                .collect();
+            model.schedule();
+            model.sleepers.wake_to_retire(&model.counts, 1);
+            model.close();
+            for worker in workers {
+                worker.join().unwrap();
+            }
+            assert_eq!(model.ran.load(Ordering::SeqCst), 1);
+            assert_eq!(model.counts.load().live(), 0);
+        });
     }
 }

@@ -46,10 +46,17 @@ fn stdout(output: &Output) -> String {
 fn demo1_runs_ten_tasks_five_at_a_time() {
     let out = stdout(&run("demo1", &[]));
     for task in 0..10 {
-        assert_eq!(out.matches(&format!("task {task} start")).count(), 1, "{out}");
+        assert_eq!(
+            out.matches(&format!("task {task} start")).count(),
+            1,
+            "{out}"
+        );
         assert_eq!(out.matches(&format!("task {task} end")).count(), 1, "{out}");
     }
-    assert!(out.contains("all tasks done (finished=10, max concurrent=5)"), "{out}");
+    assert!(
+        out.contains("all tasks done (finished=10, max concurrent=5)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -69,7 +76,9 @@ fn checksum_parallel_output_equals_serial() {
         let sub = dir.join(format!("d{d}"));
         std::fs::create_dir_all(&sub).unwrap();
         for f in 0..40 {
-            let bytes: Vec<u8> = (0..(d * 997 + f * 131) % 20_000).map(|i| (i * 7 + f) as u8).collect();
+            let bytes: Vec<u8> = (0..(d * 997 + f * 131) % 20_000)
+                .map(|i| (i * 7 + f) as u8)
+                .collect();
             std::fs::write(sub.join(format!("f{f}")), bytes).unwrap();
         }
     }
@@ -77,10 +86,16 @@ fn checksum_parallel_output_equals_serial() {
     let parallel = run("checksum", &["--workers", "4", dir_arg]).stdout;
     let serial = run("checksum", &["--serial", dir_arg]).stdout;
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(parallel, serial, "checksum --serial must print the same bytes");
+    assert_eq!(
+        parallel, serial,
+        "checksum --serial must print the same bytes"
+    );
     let text = String::from_utf8(parallel).unwrap();
     assert_eq!(text.lines().count(), 201, "200 files and a total:\n{text}");
-    assert!(text.lines().last().unwrap().starts_with("total files=200 "), "{text}");
+    assert!(
+        text.lines().last().unwrap().starts_with("total files=200 "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -93,5 +108,8 @@ fn service_workers_come_and_go_and_all_hooks_pair_up() {
         .unwrap_or_else(|| panic!("last line is not started=S exited=E:\n{out}"));
     assert_eq!(started, exited, "{out}");
     assert!(started.parse::<u32>().unwrap() > 0, "{out}");
-    assert!(out.contains("final workers=0 "), "idle workers expire:\n{out}");
+    assert!(
+        out.contains("final workers=0 "),
+        "idle workers expire:\n{out}"
+    );
 }

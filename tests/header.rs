@@ -46,7 +46,11 @@ fn versions_agree_in_header_library_and_cargo() {
         .unwrap();
     let macros = format!("{major}.{minor}.{patch}");
     assert_eq!(macros, library, "header macros vs pool_version()");
-    assert_eq!(library, env!("CARGO_PKG_VERSION"), "pool_version() vs Cargo.toml");
+    assert_eq!(
+        library,
+        env!("CARGO_PKG_VERSION"),
+        "pool_version() vs Cargo.toml"
+    );
     // Each part on its own, so a swapped pair of macros cannot pass.
     let cargo: Vec<u32> = env!("CARGO_PKG_VERSION")
         .split('.')

@@ -15,8 +15,8 @@
 //! a C thread for `thread::current()` allocates a handle that is never
 //! freed on the main thread, which valgrind reports.)
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{AtomicUsize, Ordering};
 
 const CLOSING: usize = 1;
 const CALLER: usize = 2;
@@ -26,24 +26,19 @@ pub(crate) struct Gate {
     closer: Mutex<Option<Arc<Signal>>>,
 }
 
-/// A one-shot flag the last caller raises for the closer.
+/// Where the closer sleeps until the gate is empty. It re-reads the word
+/// under `lock` before each wait, and a leaver takes `lock` before it
+/// notifies, so a notification cannot fall between the check and the wait.
 #[derive(Default)]
 struct Signal {
-    raised: Mutex<bool>,
+    lock: Mutex<()>,
     condvar: Condvar,
 }
 
 impl Signal {
-    fn raise(&self) {
-        *self.raised.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.condvar.notify_one();
-    }
-
-    fn wait(&self) {
-        let mut raised = self.raised.lock().unwrap_or_else(|p| p.into_inner());
-        while !*raised {
-            raised = self.condvar.wait(raised).unwrap_or_else(|p| p.into_inner());
-        }
+    fn notify(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.condvar.notify_all();
     }
 }
 
@@ -87,7 +82,7 @@ impl Gate {
         // From here on `self` may be freed: only `closer` (our clone) is used.
         if before == CLOSING | CALLER {
             if let Some(closer) = closer {
-                closer.raise();
+                closer.notify();
             }
         }
     }
@@ -96,11 +91,18 @@ impl Gate {
     pub(crate) fn close_and_wait(&self) {
         let signal = Arc::new(Signal::default());
         *self.closer.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&signal));
-        let before = self.word.fetch_or(CLOSING, Ordering::SeqCst);
-        // Callers inside now leave through the CLOSING path; the last one
-        // raises the signal (a raise before we wait is kept by the flag).
-        if before != 0 {
-            signal.wait();
+        self.word.fetch_or(CLOSING, Ordering::SeqCst);
+        // Callers inside now leave through the CLOSING path, and so do
+        // callers that arrive now (they enter, see CLOSING, leave); the one
+        // that empties the gate notifies. Waiting on the word itself, not
+        // on a one-shot flag, also covers a late caller that enters after
+        // the gate was empty once.
+        let mut guard = signal.lock.lock().unwrap_or_else(|p| p.into_inner());
+        while self.word.load(Ordering::SeqCst) != CLOSING {
+            guard = signal
+                .condvar
+                .wait(guard)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -108,5 +110,43 @@ impl Gate {
 impl Drop for Pass<'_> {
     fn drop(&mut self) {
         self.0.leave();
+    }
+}
+
+/// Model check: a caller leaving while the closer closes never leaves the
+/// closer waiting, and the closer returns only when no caller that got in
+/// is still inside. (A call that reaches `enter` only after the closer
+/// returned is the use-after-free the C contract forbids; no gate can help
+/// a thread that has not reached it.)
+/// `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::Gate;
+    use crate::sync::{Arc, AtomicUsize, Ordering};
+
+    #[test]
+    fn loom_close_waits_for_callers_inside() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let gate = Arc::new(Gate::new());
+            let inside = Arc::new(AtomicUsize::new(0));
+            let callers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (gate, inside) = (Arc::clone(&gate), Arc::clone(&inside));
+                    loom::thread::spawn(move || {
+                        if let Some(_pass) = gate.enter() {
+                            inside.fetch_add(1, Ordering::SeqCst);
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            gate.close_and_wait();
+            assert_eq!(inside.load(Ordering::SeqCst), 0);
+            for caller in callers {
+                caller.join().unwrap();
+            }
+        });
     }
 }

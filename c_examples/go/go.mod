@@ -1,0 +1,3 @@
+module workerpool.example/go
+
+go 1.18

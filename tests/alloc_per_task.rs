@@ -1,0 +1,130 @@
+//! Heap allocations per C task, counted by a global allocator.
+//!
+//! The contract (shared/API.md): "A C task is stored without a heap
+//! allocation (function pointer + argument)". This counts every allocation,
+//! on any thread, while 100,000 C tasks are scheduled with `pool_schedule`
+//! and run, after a warm-up, on a preallocated pool of 2 workers.
+//!
+//! Measured: about 3,226 allocations per 100,000 tasks (0.032 per task), in
+//! both the unbounded and the hand-off mode. The job itself is not boxed;
+//! the allocations are crossbeam-channel's unbounded ("list") channel
+//! allocating one block per 31 messages. `no_allocation_per_task` checks
+//! that no task allocates (a boxed job would count at least 1.0 per task);
+//! `zero_allocations_strict` is the stricter target (a small constant for
+//! the whole run) and is ignored until the queue stops allocating blocks:
+//! `cargo test --test alloc_per_task -- --ignored --nocapture`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ffi::c_void;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use workerpool::ffi::*;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The counter is process-wide: the tests in this file take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const TASKS: usize = 100_000;
+
+unsafe extern "C" fn bump(arg: *mut c_void) {
+    // SAFETY: every caller passes a live AtomicUsize.
+    unsafe { &*(arg as *const AtomicUsize) }.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Allocations during `TASKS` schedules + runs + `pool_wait`, after a
+/// warm-up of as many tasks, on a preallocated 2-worker pool.
+fn allocations(queue_size: usize) -> u64 {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let count = AtomicUsize::new(0);
+    let arg = &count as *const AtomicUsize as *mut c_void;
+    // SAFETY: plain C-API use; `count` outlives the pool (freed below).
+    unsafe {
+        let opts = pool_options_new();
+        assert!(!opts.is_null());
+        assert_eq!(pool_options_set_prealloc(opts, true), pool_status::POOL_OK);
+        assert_eq!(
+            pool_options_set_queue_size(opts, queue_size),
+            pool_status::POOL_OK
+        );
+        let pool = pool_new(2, opts);
+        pool_options_free(opts);
+        assert!(!pool.is_null());
+
+        for _ in 0..TASKS {
+            assert_eq!(pool_schedule(pool, Some(bump), arg), pool_status::POOL_OK);
+        }
+        assert_eq!(pool_wait(pool), pool_status::POOL_OK);
+
+        ALLOCS.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        for _ in 0..TASKS {
+            assert_eq!(pool_schedule(pool, Some(bump), arg), pool_status::POOL_OK);
+        }
+        assert_eq!(pool_wait(pool), pool_status::POOL_OK);
+        COUNTING.store(false, Ordering::SeqCst);
+
+        assert_eq!(pool_free(pool), pool_status::POOL_OK);
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 2 * TASKS);
+    let allocs = ALLOCS.load(Ordering::SeqCst);
+    println!(
+        "queue_size {queue_size}: {allocs} allocations for {TASKS} C tasks ({:.4} per task)",
+        allocs as f64 / TASKS as f64
+    );
+    allocs
+}
+
+#[test]
+fn no_allocation_per_task() {
+    for queue_size in [usize::MAX, 0] {
+        let allocs = allocations(queue_size);
+        // A per-task allocation would give at least TASKS; the channel's
+        // blocks give TASKS / 31.
+        assert!(
+            allocs <= TASKS as u64 / 20,
+            "queue_size {queue_size}: {allocs} allocations for {TASKS} tasks"
+        );
+    }
+}
+
+#[test]
+#[ignore = "missed today: crossbeam's list channel allocates a block per 31 tasks"]
+fn zero_allocations_strict() {
+    for queue_size in [usize::MAX, 0] {
+        let allocs = allocations(queue_size);
+        assert!(
+            allocs <= 16,
+            "queue_size {queue_size}: {allocs} allocations for {TASKS} tasks"
+        );
+    }
+}

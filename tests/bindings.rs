@@ -1,0 +1,127 @@
+//! The other-language bindings: the C++ header's demo and tests (built with
+//! `g++ -std=c++17 -Wall -Wextra -Werror` by `make -C c_examples cpp-test`),
+//! and the cgo demos in `c_examples/go` when `go` is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn check(what: &str, output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// `make -C c_examples lib` once: the library, and the
+/// `libworkerpool.so.MAJOR` link that programs linked against
+/// `target/release` load at run time.
+fn library_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new("make")
+            .args(["-s", "-C", "c_examples", "lib"])
+            .current_dir(root())
+            .output()
+            .expect("make is installed (scripts/install-deps.sh)");
+        check("make -C c_examples lib", out);
+    });
+}
+
+#[test]
+fn cpp_demo_and_tests_pass() {
+    library_built();
+    let out = Command::new("make")
+        .args(["-s", "-C", "c_examples", "cpp-test", "cpp"])
+        .current_dir(root())
+        .output()
+        .expect("make is installed");
+    let stdout = check("make -C c_examples cpp-test cpp", out);
+    assert!(stdout.contains("cpp_test: all "), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("sum=5050 submitted=102 completed=102 exceptions=1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("a task threw: boom"), "{stdout}");
+}
+
+fn go_available() -> bool {
+    Command::new("go")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn go(args: &[&str]) -> Output {
+    let dir = root().join("c_examples/go");
+    let mut cmd = Command::new("go");
+    cmd.args(args)
+        .current_dir(&dir)
+        .env("CGO_ENABLED", "1")
+        // No VCS stamping: the checkout may belong to another user, or have no git.
+        .env("GOFLAGS", "-buildvcs=false");
+    // `go` needs a cache directory; HOME may be unset under some CI runners.
+    if std::env::var_os("GOCACHE").is_none() && std::env::var_os("HOME").is_none() {
+        let cache: PathBuf = std::env::temp_dir().join("workerpool-gocache");
+        cmd.env("GOCACHE", &cache)
+            .env("GOPATH", cache.join("gopath"));
+    }
+    cmd.output().expect("go runs")
+}
+
+#[test]
+fn go_demos_drive_the_pool_through_cgo() {
+    if !go_available() {
+        println!(
+            "SKIPPED go_demos_drive_the_pool_through_cgo: `go` is not installed \
+             (Debian: apt-get install golang-go)"
+        );
+        return;
+    }
+    library_built();
+    check("go vet ./...", go(&["vet", "./..."]));
+
+    // demo1: capacity 5, 10 C tasks of 1 s, blocking.
+    let started = std::time::Instant::now();
+    let out = check("go run ./demo1", go(&["run", "./demo1"]));
+    for task in 0..10 {
+        assert_eq!(
+            out.matches(&format!("task {task} start\n")).count(),
+            1,
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(&format!("task {task} end\n")).count(),
+            1,
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("all tasks done (finished=10, max concurrent=5)"),
+        "{out}"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "ten 1 s tasks, five at a time, take at least 2 s"
+    );
+
+    // demo2: non-blocking, exactly five accepted and five refused.
+    let out = check("go run ./demo2", go(&["run", "./demo2"]));
+    assert!(out.lines().any(|l| l == "accepted=5 refused=5"), "{out}");
+    assert_eq!(out.matches("refused (no idle worker").count(), 5, "{out}");
+    assert!(out.contains("submitted=5 completed=5 rejected=5"), "{out}");
+}
