@@ -14,6 +14,8 @@
 mod builder;
 mod counts;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod ffi;
 mod job;
 mod pool;

@@ -34,6 +34,10 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
     if let Some(bytes) = shared.config.stack_size {
         builder = builder.stack_size(bytes);
     }
+    #[cfg(feature = "fault-injection")]
+    if crate::fault::spawn_should_fail() {
+        return Err(io::Error::other("injected thread start failure"));
+    }
     let worker_shared = Arc::clone(shared);
     // std panics, rather than failing, on a few stack sizes it cannot round
     // to a page: treat that like any refusal by the OS.

@@ -1,0 +1,32 @@
+//! Failure injection for tests (cargo feature `fault-injection`, never in a
+//! release build of the library): makes thread creation fail at random, so
+//! tests can check that every path reports `POOL_ERR_SPAWN` / `EAGAIN`,
+//! loses no task and leaks no thread.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+static SPAWN_FAILURE_PER_MILLE: AtomicU32 = AtomicU32::new(0);
+static RNG: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+
+/// From now on, each worker thread start fails with probability
+/// `per_mille / 1000` (0 turns failures off, 1000 fails every start).
+/// Process-wide: tests using it should not run beside others.
+pub fn fail_spawns(per_mille: u32, seed: u64) {
+    RNG.store(seed | 1, Ordering::Relaxed);
+    SPAWN_FAILURE_PER_MILLE.store(per_mille.min(1000), Ordering::Relaxed);
+}
+
+/// Whether the next thread start should fail (xorshift; races between
+/// threads only perturb the sequence, which is fine for a fault switch).
+pub(crate) fn spawn_should_fail() -> bool {
+    let per_mille = SPAWN_FAILURE_PER_MILLE.load(Ordering::Relaxed);
+    if per_mille == 0 {
+        return false;
+    }
+    let mut x = RNG.load(Ordering::Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    RNG.store(x, Ordering::Relaxed);
+    (x % 1000) < u64::from(per_mille)
+}
