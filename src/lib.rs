@@ -30,3 +30,8 @@ pub use builder::{
 };
 pub use error::Error;
 pub use pool::{Pool, Stats};
+
+/// The README's Rust examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

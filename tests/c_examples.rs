@@ -113,3 +113,78 @@ fn service_workers_come_and_go_and_all_hooks_pair_up() {
         "idle workers expire:\n{out}"
     );
 }
+
+/// The README's C quick start, built and linked exactly as the README's
+/// "Linking" section says (shared with an rpath, and static).
+#[test]
+fn readme_quick_start_builds_and_runs() {
+    built(); // the library exists
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("## C quick start")
+        .expect("README has a C quick start");
+    let code = readme[start..]
+        .split("```c\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```c block");
+    let dir = std::env::temp_dir().join(format!("workerpool-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.c"), code).unwrap();
+    let release = root.join("target/release");
+    let shared = [
+        "-std=c99",
+        "-Iinclude",
+        "APP",
+        "-Ltarget/release",
+        "-lworkerpool",
+        "RPATH",
+        "-o",
+        "OUT",
+    ];
+    let stat = [
+        "-std=c99",
+        "-Iinclude",
+        "APP",
+        "target/release/libworkerpool.a",
+        "-lpthread",
+        "-ldl",
+        "-lm",
+        "-lgcc_s",
+        "-o",
+        "OUT",
+    ];
+    for (name, args) in [("shared", &shared[..]), ("static", &stat[..])] {
+        let out = dir.join(name);
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| match *a {
+                "APP" => dir.join("app.c").display().to_string(),
+                "OUT" => out.display().to_string(),
+                "RPATH" => format!("-Wl,-rpath,{}", release.display()),
+                other => other.to_string(),
+            })
+            .collect();
+        let status = Command::new("cc")
+            .args(&args)
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "README {name} link line failed: cc {args:?}"
+        );
+        let output = Command::new(&out).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{name} quick start exited {:?}",
+            output.status
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        for i in 0..10 {
+            assert!(text.contains(&format!("task {i}\n")), "{name}: {text}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
