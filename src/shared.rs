@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     sleepers: Sleepers,
     /// Join handles of every worker started and not yet joined.
     handles: Mutex<Vec<JoinHandle<()>>>,
+    /// Workers that left before shutdown and whose handles are not joined.
+    departed: AtomicUsize,
     /// Numbers threads for their names.
     pub(crate) next_thread: AtomicUsize,
 }
@@ -99,6 +101,7 @@ impl Shared {
             waiters: Waiters::new(),
             sleepers: Sleepers::new(),
             handles: Mutex::new(Vec::new()),
+            departed: AtomicUsize::new(0),
             next_thread: AtomicUsize::new(0),
         }
     }
@@ -309,15 +312,30 @@ impl Shared {
         let finished = {
             let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
             handles.push(handle);
-            // Join threads that expired or retired since the last spawn, so
-            // a long-running pool with idle expiry keeps a bounded list.
+            // Join threads that expired or retired, so a long-running pool
+            // with idle expiry keeps a bounded list. Only when some left:
+            // scanning on every spawn made starting n workers O(n^2).
+            if self.departed.load(Ordering::Relaxed) == 0 {
+                return;
+            }
             let (done, running): (Vec<_>, Vec<_>) =
                 handles.drain(..).partition(|h| h.is_finished());
             *handles = running;
+            // A worker counts itself as departed just before it returns, so
+            // a few may not be finished yet: they are reaped next time.
+            self.departed.fetch_sub(done.len(), Ordering::Relaxed);
             done
         };
         for handle in finished {
             let _ = handle.join();
+        }
+    }
+
+    /// A worker left before shutdown (expiry, retirement) and is about to
+    /// return from its thread.
+    pub(crate) fn worker_departed(&self) {
+        if !self.counts.load().closing() {
+            self.departed.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -82,5 +82,6 @@ fn run(shared: Arc<Shared>) {
     }
     run_hook(&shared, shared.config.on_exit.as_ref());
     CURRENT_POOL.with(|current| current.set(0));
+    shared.worker_departed();
     drop(guard);
 }
