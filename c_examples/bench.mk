@@ -1,0 +1,32 @@
+# Benchmarks (see ../BENCHMARKS.md). Included from the Makefile, or used
+# alone: make -C c_examples -f bench.mk bench
+#
+#   make bench        run the whole suite: cargo bench --bench pools
+#   make glib-bench   build build/bench/glib_bench (needs libglib2.0-dev)
+#
+# The suite builds glib_bench itself (make -f bench.mk glib-bench) and
+# installs libglib2.0-dev with apt-get when it is missing and run as root.
+
+# Keep the includer's default goal (this file may be included anywhere).
+BENCH_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+BENCH_DIR   := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BENCH_ROOT  := $(abspath $(BENCH_DIR)/..)
+BENCH_BUILD := $(BENCH_DIR)/build/bench
+BENCH_CARGO ?= cargo
+PKG_CONFIG  ?= pkg-config
+BENCH_CC    ?= cc
+BENCH_CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra -Werror -pthread
+
+.PHONY: bench glib-bench
+
+bench:
+	cd $(BENCH_ROOT) && $(BENCH_CARGO) bench --bench pools
+
+glib-bench: $(BENCH_BUILD)/glib_bench
+
+$(BENCH_BUILD)/glib_bench: $(BENCH_DIR)/bench/glib_bench.c
+	mkdir -p $(BENCH_BUILD)
+	$(BENCH_CC) $(BENCH_CFLAGS) $$($(PKG_CONFIG) --cflags glib-2.0) -o $@ $< $$($(PKG_CONFIG) --libs glib-2.0)
+
+.DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
