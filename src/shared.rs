@@ -268,8 +268,9 @@ impl Shared {
             self.accept(job, before.without_worker());
             Ok(())
         } else {
+            // Not counted in `rejected`, which the C contract defines as
+            // NO_IDLE_WORKER + TIMEOUT + FREED.
             self.waiters.task_finished(before);
-            self.rejected.fetch_add(1, Ordering::Relaxed);
             Err(Error::Spawn)
         }
     }
