@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust tests (which drive the C ABI, build and run the
 # C examples, check the header, install the library and run the C++/Go
-# bindings), then the C and C++ examples under valgrind, then the Python tests.
+# bindings, and fuzz the ABI), the fault-injection tests, then the C and C++
+# examples under valgrind and under ASan + UBSan, then the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cargo test --release
+# The core tests again in a debug build, where overflow checks and the
+# debug_asserts on the packed counts (src/counts.rs) are on.
+cargo test --lib --test ffi_schedule --test ffi_lifecycle --test ffi_stress --test ffi_tuning --test rust_api
+# Fault injection (feature fault-injection): thread starts failing at random,
+# a refused stack, free racing with running tasks and blocked schedulers.
+cargo test --release --features fault-injection --test faults
 make -C c_examples valgrind
+# The C examples (c_examples/stress.c included) under ASan + UBSan, built in
+# c_examples/build-asan/.
+make -C c_examples asan
 
 # The Python bindings (python/): pytest, installed with pip when missing.
 if ! python3 -m pytest --version >/dev/null 2>&1; then

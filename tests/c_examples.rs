@@ -60,6 +60,16 @@ fn demo1_runs_ten_tasks_five_at_a_time() {
 }
 
 #[test]
+fn stress_checks_itself() {
+    let out = stdout(&run("stress", &["100"]));
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("stress: OK iterations=100 ")),
+        "{out}"
+    );
+}
+
+#[test]
 fn demo2_accepts_five_and_refuses_five() {
     let out = stdout(&run("demo2", &[]));
     assert!(out.lines().any(|l| l == "accepted=5 refused=5"), "{out}");
