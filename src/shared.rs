@@ -80,7 +80,8 @@ pub(crate) struct Shared {
     sleepers: Sleepers,
     /// Join handles of every worker started and not yet joined.
     handles: Mutex<Vec<JoinHandle<()>>>,
-    /// Workers that left before shutdown and whose handles are not joined.
+    /// Workers that returned, or are about to, whose handles `register`
+    /// has not joined yet.
     departed: AtomicUsize,
     /// Numbers threads for their names.
     pub(crate) next_thread: AtomicUsize,
@@ -158,7 +159,7 @@ impl Shared {
                 self.accept(job, after);
                 Ok(())
             }
-            (Admission::Spawn, _) => self.spawn_for(job),
+            (Admission::Spawn, after) => self.spawn_for(job, after),
             (Admission::Full, _) => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
                 Err(if matches!(when_full, WhenFull::Refuse) {
@@ -239,11 +240,11 @@ impl Shared {
     /// Admission reserved a worker for this job: start it. If the OS refuses,
     /// the job still goes to the queue when a live worker exists and the
     /// queue has room; otherwise it is refused with `Spawn`.
-    fn spawn_for(self: &Arc<Self>, job: Job) -> Result<(), Error> {
+    fn spawn_for(self: &Arc<Self>, job: Job, after: Counts) -> Result<(), Error> {
         if worker::spawn(self).is_ok() {
-            // The new worker is awake and looks in the channel: no wake.
-            self.submitted.fetch_add(1, Ordering::Relaxed);
-            let _ = self.sender.send(job);
+            // `after` counts the new worker as awake, so `accept` wakes a
+            // sleeper only if even that does not cover the pending tasks.
+            self.accept(job, after);
             return Ok(());
         }
         let cap = self.cap();
@@ -332,12 +333,11 @@ impl Shared {
         }
     }
 
-    /// A worker left before shutdown (expiry, retirement) and is about to
-    /// return from its thread.
+    /// A worker is about to return from its thread (expiry, retirement or
+    /// shutdown); `register` joins it at the next spawn, `shutdown` in any
+    /// case.
     pub(crate) fn worker_departed(&self) {
-        if !self.counts.load().closing() {
-            self.departed.fetch_add(1, Ordering::Relaxed);
-        }
+        self.departed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Blocks until no accepted task is queued or running.
