@@ -15,6 +15,7 @@ use std::ffi::{CString, c_void};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Mutex, MutexGuard};
 
+use common::threads::threads_named;
 use common::*;
 use workerpool::fault::fail_spawns;
 use workerpool::ffi::*;
@@ -39,16 +40,6 @@ impl Drop for Faults {
     fn drop(&mut self) {
         fail_spawns(0, 1);
     }
-}
-
-/// Threads of this process whose name starts with `prefix-`.
-fn threads_named(prefix: &str) -> usize {
-    let want = format!("{prefix}-");
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.starts_with(&want))
-        .count()
 }
 
 /// Waits (deadline) until no thread named `prefix-*` is left: a joined

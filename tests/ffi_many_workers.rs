@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use workerpool::ffi::*;
 
+mod common;
+use common::threads::{own_stack_size, threads_named};
+
 const N: usize = 10_000;
 const STACK: usize = 64 * 1024;
 const PREFIX: &str = "tumany";
@@ -38,16 +41,6 @@ fn tasks_in_process() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
-fn threads_named(prefix: &str) -> usize {
-    let want = format!("{prefix}-");
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
-        .filter(|c| c.starts_with(&want))
-        .count()
-}
-
 /// A line of /proc/self/status, e.g. "VmHWM".
 fn proc_status(key: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
@@ -67,19 +60,6 @@ struct State {
     /// Smallest and largest stack size seen by a task.
     min_stack: AtomicUsize,
     max_stack: AtomicUsize,
-}
-
-fn own_stack_size() -> usize {
-    unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return 0;
-        }
-        let mut size: libc::size_t = 0;
-        let rc = libc::pthread_attr_getstacksize(&attr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        if rc != 0 { 0 } else { size }
-    }
 }
 
 unsafe extern "C" fn blocked_task(arg: *mut c_void) {

@@ -16,18 +16,19 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::ffi::{CStr, CString, c_int, c_void};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use workerpool::ffi::*;
 
+mod common;
+use common::threads::*;
+use common::{DEADLINE, Gated, gated_task, wait_until};
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// Generous deadline for anything a test waits for.
-const DEADLINE: Duration = Duration::from_secs(30);
 
 const OK: pool_status = pool_status::POOL_OK;
 const INVALID: pool_status = pool_status::POOL_ERR_INVALID;
@@ -51,27 +52,6 @@ unsafe impl Sync for PoolPtr {}
 impl PoolPtr {
     fn get(self) -> *mut pool_t {
         self.0
-    }
-}
-
-/// Polls `cond` until it holds; panics after `DEADLINE`.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    let mut spins = 0u32;
-    loop {
-        if cond() {
-            return;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for: {what}"
-        );
-        spins += 1;
-        if spins < 100 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(Duration::from_micros(200));
-        }
     }
 }
 
@@ -128,54 +108,6 @@ fn free_pool(pool: *mut pool_t) {
     assert_eq!(unsafe { pool_free(pool) }, OK);
 }
 
-/// Threads of this process whose name starts with `<prefix>-`.
-fn threads_named(prefix: &str) -> usize {
-    let want = format!("{prefix}-");
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    dir.filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
-        .filter(|comm| comm.trim_end_matches('\n').starts_with(&want))
-        .count()
-}
-
-/// A gate tasks block on until the test opens it.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl Gate {
-    fn wait(&self) {
-        let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        while !*g {
-            g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-    fn open(&self) {
-        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.cv.notify_all();
-    }
-}
-
-/// State of gated tasks: counted on start, blocked on the gate, counted on
-/// finish.
-#[derive(Default)]
-struct Gated {
-    gate: Gate,
-    started: AtomicUsize,
-    done: AtomicUsize,
-}
-
-unsafe extern "C" fn gated_task(arg: *mut c_void) {
-    let g = unsafe { &*(arg as *const Gated) };
-    g.started.fetch_add(1, SeqCst);
-    g.gate.wait();
-    g.done.fetch_add(1, SeqCst);
-}
-
 unsafe extern "C" fn count_task(arg: *mut c_void) {
     let c = unsafe { &*(arg as *const AtomicUsize) };
     c.fetch_add(1, SeqCst);
@@ -190,56 +122,6 @@ unsafe extern "C" fn work_task(arg: *mut c_void) {
     std::hint::black_box(x);
     let c = unsafe { &*(arg as *const AtomicUsize) };
     c.fetch_add(1, SeqCst);
-}
-
-fn errno() -> c_int {
-    unsafe { *libc::__errno_location() }
-}
-
-fn set_errno(v: c_int) {
-    unsafe { *libc::__errno_location() = v };
-}
-
-fn gettid() -> i32 {
-    unsafe { libc::gettid() }
-}
-
-/// Identifies the calling thread: its kernel TID, plus a serial number
-/// unique in this process (TIDs are reused once a thread has exited, and
-/// `pid_max` may be small).
-fn thread_key() -> (i32, u64) {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    thread_local! {
-        static SERIAL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    }
-    let serial = SERIAL.with(|s| {
-        if s.get() == 0 {
-            s.set(NEXT.fetch_add(1, SeqCst));
-        }
-        s.get()
-    });
-    (gettid(), serial)
-}
-
-/// The calling thread's stack size as the C library reports it.
-fn own_stack_size() -> usize {
-    unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return 0;
-        }
-        let mut size: libc::size_t = 0;
-        let rc = libc::pthread_attr_getstacksize(&attr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        if rc != 0 { 0 } else { size }
-    }
-}
-
-/// The calling thread's name, read from the kernel.
-fn own_comm() -> String {
-    std::fs::read_to_string("/proc/thread-self/comm")
-        .map(|s| s.trim_end_matches('\n').to_owned())
-        .unwrap_or_else(|e| format!("<error {e}>"))
 }
 
 // ---------------------------------------------------------------------------

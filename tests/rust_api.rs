@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::threads::*;
+
 use workerpool::{Builder, Error, MAX_CAPACITY, MAX_STACK_SIZE, Pool, Stats, UNBOUNDED};
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -41,55 +44,6 @@ fn drain(pool: &Pool) {
         std::thread::sleep(Duration::from_micros(100));
     }
     pool.wait().unwrap();
-}
-
-fn gettid() -> i32 {
-    unsafe { libc::gettid() }
-}
-
-/// The calling thread's TID plus a serial number unique in the process
-/// (TIDs are reused after a thread exits).
-fn thread_key() -> (i32, u64) {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    thread_local! {
-        static SERIAL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    }
-    let serial = SERIAL.with(|s| {
-        if s.get() == 0 {
-            s.set(NEXT.fetch_add(1, SeqCst));
-        }
-        s.get()
-    });
-    (gettid(), serial)
-}
-
-fn own_comm() -> String {
-    std::fs::read_to_string("/proc/thread-self/comm")
-        .map(|s| s.trim_end_matches('\n').to_owned())
-        .unwrap_or_default()
-}
-
-fn own_stack_size() -> usize {
-    unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        assert_eq!(libc::pthread_getattr_np(libc::pthread_self(), &mut attr), 0);
-        let mut size: libc::size_t = 0;
-        assert_eq!(libc::pthread_attr_getstacksize(&attr, &mut size), 0);
-        libc::pthread_attr_destroy(&mut attr);
-        size
-    }
-}
-
-fn threads_named(prefix: &str) -> usize {
-    let want = format!("{prefix}-");
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
-                .filter(|c| c.starts_with(&want))
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 /// Tasks block on it until the test opens it; counts starts and finishes.

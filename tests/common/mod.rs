@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use workerpool::ffi::*;
 
+pub mod threads;
+
 /// Generous deadline for anything the test waits for.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
