@@ -2,46 +2,68 @@
 //!
 //! Admission ("may this task be accepted, does it need a new worker, must a
 //! sleeping worker be woken?"), a worker's decision to sleep, expiry and
-//! retirement all read and change the same numbers: accepted-but-unfinished
-//! tasks (`pending`), live workers (`live`), and workers asleep and not yet
+//! retirement all read and change the same numbers: tasks admitted so far
+//! (`admitted`), live workers (`live`), and workers asleep and not yet
 //! claimed by a waker (`sleeping`). Keeping them, plus the closing flag, in
-//! one `AtomicU64` lets every decision be a single compare-and-swap over a
+//! one `AtomicU64` lets every decision be a single read-modify-write over a
 //! consistent snapshot.
 //!
-//! Layout: bits 0..34 `pending`, 34..48 `live`, 48..62 `sleeping`, bit 62
-//! `waiters` (a scheduler or `wait` caller sleeps in `waiters.rs`), bit 63
-//! `closing`. `live` and `sleeping` never exceed the maximum capacity
-//! (10,000 < 2^14).
+//! Finished tasks are not counted here but per worker shard
+//! (`completions.rs`), so that workers do not write this word, which every
+//! schedule writes, once per task. Accepted-but-unfinished tasks are
+//! `pending = admitted - done` (modulo 2^34), where `done` is a total read
+//! *before* the read-modify-write that decides: completions only grow, so
+//! the result is never below the true count at the moment of the decision.
+//! Every rule that must not strand a task is written so that
+//! overestimating `pending` is safe (a worker looks again instead of
+//! sleeping, a sleeper is woken for nothing, a worker is started a little
+//! early); underestimating it never happens.
+//!
+//! Layout: bit 0 `closing`, bits 1..15 `live`, 15..29 `sleeping`, 30..64
+//! `admitted` (modulo 2^34: it sits at the top so that its `fetch_add`
+//! wraps without carrying into the other fields). `live` and `sleeping`
+//! never exceed the maximum capacity (10,000 < 2^14).
 
+use crate::completions::Done;
 use crate::sync::{AtomicU64, Ordering};
 
-const PENDING_BITS: u32 = 34;
+const CLOSING: u64 = 1;
 const WORKER_BITS: u32 = 14;
-const PENDING_ONE: u64 = 1;
-const PENDING_MASK: u64 = (1 << PENDING_BITS) - 1;
-const LIVE_SHIFT: u32 = PENDING_BITS;
+const LIVE_SHIFT: u32 = 1;
 const LIVE_ONE: u64 = 1 << LIVE_SHIFT;
 const LIVE_MASK: u64 = ((1 << WORKER_BITS) - 1) << LIVE_SHIFT;
 const SLEEPING_SHIFT: u32 = LIVE_SHIFT + WORKER_BITS;
 const SLEEPING_ONE: u64 = 1 << SLEEPING_SHIFT;
 const SLEEPING_MASK: u64 = ((1 << WORKER_BITS) - 1) << SLEEPING_SHIFT;
-const WAITERS: u64 = 1 << 62;
-const CLOSING: u64 = 1 << 63;
+const ADMITTED_SHIFT: u32 = 30;
+const ADMITTED_ONE: u64 = 1 << ADMITTED_SHIFT;
+const TASK_BITS: u32 = 64 - ADMITTED_SHIFT;
+const TASK_MASK: u64 = (1 << TASK_BITS) - 1;
 
 const _: () = assert!(crate::builder::MAX_CAPACITY < 1 << WORKER_BITS);
+const _: () = assert!(SLEEPING_SHIFT + WORKER_BITS <= ADMITTED_SHIFT);
 
-/// The most tasks that can be pending at once (about 1.7 * 10^10): an
-/// "unbounded" queue is bounded by this, beyond what memory holds.
-pub(crate) const MAX_PENDING: u64 = PENDING_MASK;
+/// The most tasks that can be pending at once (about 1.7 * 10^10): the
+/// difference `admitted - done` is only meaningful below 2^34. An
+/// "unbounded" queue could not get there: 2^34 queued tasks would take
+/// over 500 GiB.
+pub(crate) const MAX_PENDING: u64 = TASK_MASK;
 
 /// One consistent reading of the packed word.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Counts(u64);
 
 impl Counts {
-    /// Accepted tasks that have not finished: queued, handed over, or running.
-    pub(crate) fn pending(self) -> u64 {
-        self.0 & PENDING_MASK
+    /// Tasks admitted since the pool was built, modulo 2^34.
+    fn admitted(self) -> u64 {
+        self.0 >> ADMITTED_SHIFT
+    }
+
+    /// Accepted tasks that have not finished (queued, handed over, or
+    /// running), given completions `done` read before this snapshot was
+    /// taken (then it is at least the true count; see the module docs).
+    pub(crate) fn pending(self, done: Done) -> u64 {
+        self.admitted().wrapping_sub(done.total()) & TASK_MASK
     }
 
     /// Worker threads counted as live (a reserved spawn counts at once).
@@ -63,19 +85,12 @@ impl Counts {
         self.0 & CLOSING != 0
     }
 
-    /// Whether a thread may be asleep in `waiters.rs` and want to hear
-    /// about a finished task.
-    pub(crate) fn has_waiters(self) -> bool {
-        self.0 & WAITERS != 0
-    }
-
     pub(crate) fn with_task(self) -> Counts {
-        Counts(self.0 + PENDING_ONE)
+        Counts(self.0.wrapping_add(ADMITTED_ONE))
     }
 
     pub(crate) fn without_task(self) -> Counts {
-        debug_assert!(self.pending() > 0);
-        Counts(self.0 - PENDING_ONE)
+        Counts(self.0.wrapping_sub(ADMITTED_ONE))
     }
 
     pub(crate) fn with_worker(self) -> Counts {
@@ -100,9 +115,8 @@ impl Counts {
 
 /// The shared word. Every decision that must not miss another thread's
 /// change is a read-modify-write of this one word, so the word's own
-/// modification order settles every race (no cross-location ordering is
-/// relied on); accesses are `SeqCst` for good measure, and on x86 a
-/// read-modify-write is a full fence anyway.
+/// modification order settles those races. Accesses are `SeqCst` (on x86 a
+/// read-modify-write is a full fence anyway).
 pub(crate) struct AtomicCounts(AtomicU64);
 
 impl AtomicCounts {
@@ -116,7 +130,8 @@ impl AtomicCounts {
 
     /// Applies `change` until it wins the race; `None` from `change` leaves the
     /// word untouched. Returns the snapshot the decision was made on and the
-    /// value `change` produced.
+    /// value `change` produced. `change` runs before each attempt, so what
+    /// it reads (completions) is read before the attempt that succeeds.
     pub(crate) fn update<T>(
         &self,
         mut change: impl FnMut(Counts) -> Option<(Counts, T)>,
@@ -138,23 +153,20 @@ impl AtomicCounts {
         }
     }
 
-    /// A task finished: one unconditional decrement. Returns the old value.
-    pub(crate) fn finish_task(&self) -> Counts {
-        Counts(self.0.fetch_sub(PENDING_ONE, Ordering::SeqCst))
+    /// Counts a task whatever the state (the fast schedule path checks the
+    /// returned old value afterwards). Returns the old value.
+    pub(crate) fn add_task(&self) -> Counts {
+        Counts(self.0.fetch_add(ADMITTED_ONE, Ordering::SeqCst))
+    }
+
+    /// Gives back a task that was counted but will not run.
+    pub(crate) fn withdraw_task(&self) {
+        self.0.fetch_sub(ADMITTED_ONE, Ordering::SeqCst);
     }
 
     /// Marks the pool closing; later admissions fail. Returns the old value.
     pub(crate) fn close(&self) -> Counts {
         Counts(self.0.fetch_or(CLOSING, Ordering::SeqCst))
-    }
-
-    /// Announces a sleeper in `waiters.rs`; see there why no wake is lost.
-    pub(crate) fn set_waiters(&self) {
-        self.0.fetch_or(WAITERS, Ordering::SeqCst);
-    }
-
-    pub(crate) fn clear_waiters(&self) {
-        self.0.fetch_and(!WAITERS, Ordering::SeqCst);
     }
 
     pub(crate) fn add_worker(&self) {
@@ -187,36 +199,42 @@ mod tests {
             .with_worker()
             .with_worker();
         let c = c.with_sleeper();
-        assert_eq!((c.pending(), c.live(), c.sleeping()), (2, 2, 1));
+        let none = Done::from_total(0);
+        assert_eq!((c.pending(none), c.live(), c.sleeping()), (2, 2, 1));
         assert_eq!(c.awake(), 1);
+        assert_eq!(c.pending(Done::from_total(1)), 1);
         let c = c.without_sleeper().without_worker();
-        assert_eq!((c.pending(), c.live(), c.closing()), (2, 1, false));
+        assert_eq!((c.pending(none), c.live(), c.closing()), (2, 1, false));
         let word = AtomicCounts(AtomicU64::new(c.0));
-        word.set_waiters();
         word.close();
         let c = word.load();
-        assert_eq!((c.pending(), c.live(), c.closing()), (2, 1, true));
-        assert!(c.has_waiters());
-        word.clear_waiters();
-        assert!(!word.load().has_waiters());
+        assert_eq!((c.pending(none), c.live(), c.closing()), (2, 1, true));
         let c = c.without_task().without_worker();
-        assert_eq!((c.pending(), c.live(), c.closing()), (1, 0, true));
+        assert_eq!((c.pending(none), c.live(), c.closing()), (1, 0, true));
     }
 
     #[test]
-    fn max_pending_fits() {
+    fn admitted_wraps_without_touching_the_other_fields() {
         let max = crate::builder::MAX_CAPACITY as u64;
-        let mut c = Counts(MAX_PENDING);
+        let mut c = Counts(TASK_MASK << ADMITTED_SHIFT);
         for _ in 0..max {
             c = c.with_worker();
         }
         for _ in 0..max {
             c = c.with_sleeper();
         }
-        assert_eq!(
-            (c.pending(), c.live(), c.sleeping()),
-            (MAX_PENDING, max, max)
-        );
-        assert!(!c.closing());
+        let word = AtomicCounts(AtomicU64::new(c.0));
+        word.close();
+        // admitted is 2^34 - 1; three more wrap it to 2.
+        for _ in 0..3 {
+            word.add_task();
+        }
+        let c = word.load();
+        assert_eq!((c.live(), c.sleeping(), c.closing()), (max, max, true));
+        assert_eq!(c.admitted(), 2);
+        // 2^34 + 2 admitted, 2^34 - 1 done: 3 pending, across the wrap.
+        assert_eq!(c.pending(Done::from_total(TASK_MASK)), 3);
+        word.withdraw_task();
+        assert_eq!(word.load().pending(Done::from_total(TASK_MASK)), 2);
     }
 }

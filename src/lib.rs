@@ -7,16 +7,19 @@
 //! described in `include/workerpool.h`, a thin layer over the same core.
 //!
 //! Where things live: `shared.rs` decides admission, `counts.rs` packs the
-//! counters it decides on, `worker.rs` runs and parks worker threads,
+//! counters it decides on, `completions.rs` counts finished tasks, `worker.rs` runs and parks worker threads,
 //! `sleep.rs` puts idle workers to sleep and wakes them, `waiters.rs` does
-//! the same for blocked schedulers and `wait` callers.
+//! the same for blocked schedulers and `wait` callers, `gate.rs` keeps the
+//! memory alive while calls from other threads are inside.
 
 mod builder;
+mod completions;
 mod counts;
 mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod ffi;
+mod gate;
 mod job;
 mod pool;
 mod shared;

@@ -135,6 +135,11 @@ impl Pool {
         worker::is_worker_of(&self.shared)
     }
 
+    /// The gate of the C handle's calls (`gate.rs`).
+    pub(crate) fn callers(&self) -> &crate::gate::Gate {
+        &self.shared.callers
+    }
+
     /// Stops admissions: schedulers waiting for room return [`Error::Freed`],
     /// as do later schedules. Accepted tasks still run. Used by the C layer
     /// before it waits for callers to leave.

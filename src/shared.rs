@@ -10,16 +10,28 @@
 //! 3. else `pending - w < q`: it waits in the queue;
 //!
 //! and otherwise the pool is full. All three kinds of task go through one
-//! unbounded channel; the bounds live in the counts, decided by one CAS
+//! unbounded queue; the bounds live in the counts, decided by one CAS
 //! (`counts.rs`). So hand-off mode (`q == 0`) means "accepted iff a worker
 //! is idle or can be started" without a rendezvous: a task never waits for
-//! a worker to arrive at the channel. After the push, a sleeping worker is
-//! woken only when the awake ones no longer cover the pending tasks
-//! (`sleep.rs`).
+//! a worker to arrive at the queue. Before the push, a sleeping worker is
+//! woken only when no worker is awake or the awake ones no longer cover the
+//! pending tasks (`sleep.rs`).
+//!
+//! # The fast path
+//!
+//! With an unbounded queue and every worker started, rule 3 always
+//! accepts: the schedule is one `fetch_add` on the counts and the push
+//! (`submit`). Workers do not write the counts per task: they count what
+//! they finish in `completions.rs`, and `pending` is derived. Measured on
+//! two cores, each atomic read-modify-write on the scheduling thread costs
+//! about as much as the whole push, and a line written by both the
+//! scheduler and the workers once per task costs more than that: so the
+//! path has one read-modify-write of its own, on a line only schedulers
+//! write.
 //!
 //! # Invariant: no task is stranded
 //!
-//! Every pending task is running, or will be taken from the channel by an
+//! Every pending task is running, or will be taken from the queue by an
 //! awake worker, or a sleeper has been claimed for it. A worker leaves
 //! (idle expiry, retirement after a shrink, shutdown) only while the awake
 //! workers left cover every pending task, or, for expiry, as an unclaimed
@@ -31,11 +43,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_queue::SegQueue;
 use crossbeam_utils::{Backoff, CachePadded};
 
 use crate::builder::Config;
+use crate::completions::Completions;
 use crate::counts::{AtomicCounts, Counts, MAX_PENDING};
+use crate::gate::Gate;
 use crate::job::{self, Job, Outcome};
 use crate::sleep::{Idle, Sleepers};
 use crate::waiters::{Reason, Waiters};
@@ -56,7 +70,7 @@ pub(crate) enum WhenFull {
 
 /// The result of one admission attempt.
 enum Admission {
-    /// Counted as pending; goes into the channel.
+    /// Counted as pending; goes into the queue.
     Queue,
     /// Counted as pending and as a live worker; a thread must be started.
     Spawn,
@@ -64,16 +78,36 @@ enum Admission {
     Closed,
 }
 
+/// What a worker carries from task to task (`Shared::task_done`).
+pub(crate) struct WorkerSlot {
+    /// Its completion shard.
+    shard: usize,
+    /// `Shared::shrinks` when it last found the pool not over capacity.
+    shrinks_seen: u64,
+}
+
 pub(crate) struct Shared {
+    /// Written by every schedule, by workers only when they sleep, wake,
+    /// start or leave.
     counts: CachePadded<AtomicCounts>,
-    /// Accepted tasks, written by schedulers only.
-    submitted: CachePadded<AtomicU64>,
+    /// Finished tasks, written by workers.
+    done: Completions,
+    /// Tasks run inline by a worker of this pool instead of waiting: counted
+    /// as submitted and completed, never as pending.
+    inline_runs: AtomicU64,
     capacity: AtomicUsize,
+    /// Bumped by every capacity shrink: a worker compares it after each
+    /// task, instead of reading the counts, to know when to check whether
+    /// it must retire.
+    shrinks: AtomicU64,
     rejected: AtomicU64,
     panicked: AtomicU64,
     pub(crate) config: Config,
-    sender: Sender<Job>,
-    receiver: Receiver<Job>,
+    /// Accepted tasks not yet taken by a worker.
+    queue: SegQueue<Job>,
+    /// Threads inside a call that the counted tasks do not protect
+    /// (`gate.rs`).
+    pub(crate) callers: Gate,
     /// Schedulers and `wait` callers asleep.
     waiters: Waiters,
     /// Idle workers asleep.
@@ -89,16 +123,17 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(capacity: usize, config: Config) -> Self {
-        let (sender, receiver) = crossbeam_channel::unbounded();
         Shared {
             counts: CachePadded::new(AtomicCounts::new()),
-            submitted: CachePadded::new(AtomicU64::new(0)),
+            done: Completions::new(),
+            inline_runs: AtomicU64::new(0),
             capacity: AtomicUsize::new(capacity),
+            shrinks: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
             config,
-            sender,
-            receiver,
+            queue: SegQueue::new(),
+            callers: Gate::new(),
             waiters: Waiters::new(),
             sleepers: Sleepers::new(),
             handles: Mutex::new(Vec::new()),
@@ -118,7 +153,7 @@ impl Shared {
             if c.closing() {
                 return None;
             }
-            let (pending, live) = (c.pending(), c.live());
+            let (pending, live) = (c.pending(self.done.read()), c.live());
             let usable = live.min(cap);
             if pending < usable {
                 Some((c.with_task(), Admission::Queue))
@@ -139,7 +174,64 @@ impl Shared {
     }
 
     /// Schedules `job`. On success the job will run exactly once.
+    ///
+    /// The fast path serves an unbounded queue whose workers are all
+    /// started, the steady state of a busy pool: admission there always
+    /// queues, so it is one `fetch_add` of the pending count instead of a
+    /// CAS, and it takes no gate pass (`gate.rs`). What keeps the pool alive
+    /// meanwhile is the counted task itself: `shutdown` cannot finish while
+    /// a task is pending, and the push that hands the task over is the
+    /// path's last access to the pool (`accept`). Anything else (closing,
+    /// workers gone since the hint, bounded queues, pools still starting
+    /// workers) takes the gated path, which decides by CAS.
     pub(crate) fn submit(self: &Arc<Self>, job: Job, when_full: WhenFull) -> Result<(), Error> {
+        if self.fast_path_open() {
+            let before = self.counts.add_task();
+            if !before.closing() && before.live() >= self.cap() {
+                self.accept(job, before.with_task());
+                return Ok(());
+            }
+            // Give the task back and take the gated path. `hold` comes
+            // first, while the counted task still protects the pool; giving
+            // it back may be what a `wait` caller waits for.
+            let _pass = self.callers.hold();
+            self.withdraw_task();
+            return self.submit_gated(job, when_full);
+        }
+        let Some(_pass) = self.callers.enter() else {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Freed);
+        };
+        self.submit_gated(job, when_full)
+    }
+
+    /// Whether admission would surely queue: unbounded queue, every worker
+    /// started, not closing. A hint only: `submit` checks the counts its
+    /// `fetch_add` returns. (An unbounded queue cannot reach
+    /// `MAX_PENDING`: memory runs out long before.)
+    fn fast_path_open(&self) -> bool {
+        if self.config.queue_limit != u64::MAX {
+            return false;
+        }
+        let hint = self.counts.load();
+        !hint.closing() && hint.live() >= self.cap()
+    }
+
+    /// Gives back a task counted by a schedule that will not queue it, and
+    /// tells waiters (a `wait` caller may have counted on it).
+    fn withdraw_task(&self) {
+        self.counts.withdraw_task();
+        self.waiters.task_gone(|| self.drained());
+    }
+
+    /// Whether no accepted task is queued or running. Completions are read
+    /// first: the estimate is never below the truth (`counts.rs`).
+    fn drained(&self) -> bool {
+        let done = self.done.read();
+        self.counts.load().pending(done) == 0
+    }
+
+    fn submit_gated(self: &Arc<Self>, job: Job, when_full: WhenFull) -> Result<(), Error> {
         let admitted = match self.admit() {
             (Admission::Full, counts) => match when_full {
                 WhenFull::Refuse => (Admission::Full, counts),
@@ -191,39 +283,45 @@ impl Shared {
             decided => Some(decided),
         };
         self.waiters
-            .sleep_until(&self.counts, Reason::Room, deadline, poll)
+            .sleep_until(Reason::Room, deadline, poll)
             .unwrap_or_else(|| (Admission::Full, self.counts.load()))
     }
 
-    /// Puts an admitted job in the channel; `after` is the counts its
+    /// Puts an admitted job in the queue; `after` is the counts its
     /// admission produced.
     fn accept(&self, job: Job, after: Counts) {
-        self.submitted.fetch_add(1, Ordering::Relaxed);
-        // Cannot fail: `self.receiver` keeps the channel connected.
-        let _ = self.sender.send(job);
-        if after.sleeping() > 0 && after.pending() > after.awake() {
-            self.sleepers.wake_for_task(&self.counts);
+        // Wake before the push: on the fast path the push must be the last
+        // access to the pool (see `submit`). A sleeper woken early finds
+        // the queue empty but, counting this task as pending, looks again
+        // instead of sleeping (`sleep.rs`).
+        if after.sleeping() > 0
+            && (after.awake() == 0 || after.pending(self.done.read()) > after.awake())
+        {
+            self.sleepers.wake_for_task(&self.counts, &self.done);
         }
+        self.queue.push(job);
     }
 
     /// The next job for a worker, or `None` when the worker must leave (it
     /// is then already uncounted).
     pub(crate) fn next_job(&self) -> Option<Job> {
         loop {
-            if let Ok(job) = self.receiver.try_recv() {
+            if let Some(job) = self.queue.pop() {
                 return Some(job);
             }
             let backoff = Backoff::new();
             while !backoff.is_completed() {
                 backoff.snooze();
-                if let Ok(job) = self.receiver.try_recv() {
+                if let Some(job) = self.queue.pop() {
                     return Some(job);
                 }
             }
-            match self
-                .sleepers
-                .idle(&self.counts, self.cap(), self.config.idle_timeout)
-            {
+            match self.sleepers.idle(
+                &self.counts,
+                &self.done,
+                self.cap(),
+                self.config.idle_timeout,
+            ) {
                 Idle::Retry => continue,
                 Idle::Exit => return None,
             }
@@ -234,7 +332,7 @@ impl Shared {
         if let Outcome::Panicked = job::run_task(job, self.config.panic_handler.as_ref()) {
             self.panicked.fetch_add(1, Ordering::Relaxed);
         }
-        self.submitted.fetch_add(1, Ordering::Relaxed);
+        self.inline_runs.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Admission reserved a worker for this job: start it. If the OS refuses,
@@ -253,7 +351,7 @@ impl Shared {
             .counts
             .update(|c| {
                 let c = c.without_worker();
-                let (pending, usable) = (c.pending(), c.live().min(cap));
+                let (pending, usable) = (c.pending(self.done.read()), c.live().min(cap));
                 // `pending` already counts this job: it is kept if a live
                 // worker will be free for it or its place fits the queue.
                 let kept =
@@ -271,20 +369,41 @@ impl Shared {
         } else {
             // Not counted in `rejected`, which the C contract defines as
             // NO_IDLE_WORKER + TIMEOUT + FREED.
-            self.waiters.task_finished(before);
+            self.waiters.task_gone(|| self.drained());
             Err(Error::Spawn)
         }
     }
 
+    /// What the worker numbered `number` carries from task to task.
+    pub(crate) fn worker_slot(&self, number: usize) -> WorkerSlot {
+        WorkerSlot {
+            shard: self.done.shard_of(number),
+            // Not a count ever reached: the first task checks, in case the
+            // pool shrank between this worker's admission and its start.
+            shrinks_seen: u64::MAX,
+        }
+    }
+
     /// A worker finished a task. Returns true when the worker should retire
-    /// because the pool shrank below its live workers.
-    pub(crate) fn task_done(&self, outcome: Outcome) -> bool {
+    /// because the pool shrank below its live workers. Writes only the
+    /// worker's completion shard; reads the counts only after a shrink.
+    pub(crate) fn task_done(&self, outcome: Outcome, slot: &mut WorkerSlot) -> bool {
         if let Outcome::Panicked = outcome {
             self.panicked.fetch_add(1, Ordering::Relaxed);
         }
-        let before = self.counts.finish_task();
-        self.waiters.task_finished(before);
-        before.live() > self.cap() && self.try_retire()
+        self.done.record(slot.shard);
+        self.waiters.task_gone(|| self.drained());
+        let shrinks = self.shrinks.load(Ordering::Acquire);
+        if shrinks == slot.shrinks_seen {
+            return false;
+        }
+        if self.counts.load().live() <= self.cap() {
+            slot.shrinks_seen = shrinks;
+            return false;
+        }
+        // Still too many workers: if this one cannot go yet, the next task
+        // checks again.
+        self.try_retire()
     }
 
     /// Leaves the pool if it has more live workers than capacity, unless a
@@ -294,7 +413,7 @@ impl Shared {
         let cap = self.cap();
         self.counts
             .update(|c| {
-                let covered = c.sleeping() == 0 || c.pending() < c.awake();
+                let covered = c.sleeping() == 0 || c.pending(self.done.read()) < c.awake();
                 (c.live() > cap && covered).then(|| (c.without_worker(), ()))
             })
             .is_ok()
@@ -345,12 +464,11 @@ impl Shared {
         if worker::is_worker_of(self) {
             return Err(Error::Deadlock);
         }
-        if self.counts.load().pending() == 0 {
+        if self.drained() {
             return Ok(());
         }
-        let poll = || (self.counts.load().pending() == 0).then_some(());
-        self.waiters
-            .sleep_until(&self.counts, Reason::Drained, None, poll);
+        let poll = || self.drained().then_some(());
+        self.waiters.sleep_until(Reason::Drained, None, poll);
         Ok(())
     }
 
@@ -362,8 +480,9 @@ impl Shared {
         if capacity > old {
             self.waiters.wake_all();
         } else if capacity < old {
-            // Wake as many sleepers as must go; busy workers retire after
-            // their task (`task_done`).
+            // Busy workers retire after their task (`task_done` sees the
+            // bump); wake as many sleepers as must go.
+            self.shrinks.fetch_add(1, Ordering::Release);
             let excess = self.counts.load().live().saturating_sub(capacity as u64);
             self.sleepers.wake_to_retire(&self.counts, excess);
         }
@@ -377,35 +496,50 @@ impl Shared {
         self.sleepers.wake_all();
     }
 
-    /// Closes, lets the workers run every accepted task, and joins them.
+    /// Closes, lets the workers run every accepted task, joins them, and
+    /// waits for the last callers inside the gate.
     pub(crate) fn shutdown(&self) {
         self.begin_close();
         // A task admitted just before closing may start a worker while we
-        // join: take the list again until it stays empty.
+        // join: take the list again until it stays empty. Pending is read
+        // first: a scheduler starts a worker only while its task is counted,
+        // so once nothing is pending no handle can be added after the take.
         loop {
+            let drained = self.drained();
             let handles =
                 std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
             if handles.is_empty() {
-                break;
+                if drained {
+                    break;
+                }
+                // A fast-path schedule counted a task while closing began:
+                // it gives it back within a few instructions.
+                std::thread::yield_now();
+                continue;
             }
             for handle in handles {
                 let _ = handle.join();
             }
         }
+        // A fast-path schedule that gave its task back finishes under a
+        // gate pass it took before (`submit`): wait for it, only now that
+        // nothing is pending (the order `gate.rs` relies on).
+        self.callers.close_and_wait();
     }
 
     pub(crate) fn stats(&self) -> crate::Stats {
-        let submitted = self.submitted.load(Ordering::SeqCst);
+        let done = self.done.read();
         let c = self.counts.load();
-        let pending = c.pending();
-        let queued = (self.receiver.len() as u64).min(pending);
+        let pending = c.pending(done);
+        let inline = self.inline_runs.load(Ordering::Relaxed);
+        let queued = (self.queue.len() as u64).min(pending);
         crate::Stats {
             capacity: self.cap() as usize,
             workers: c.live() as usize,
             busy: (pending - queued).min(c.awake()) as usize,
             queued: queued as usize,
-            submitted,
-            completed: submitted.saturating_sub(pending),
+            submitted: done.total() + pending + inline,
+            completed: done.total() + inline,
             rejected: self.rejected.load(Ordering::Relaxed),
             panicked: self.panicked.load(Ordering::Relaxed),
         }

@@ -1,18 +1,24 @@
 //! How an idle worker goes to sleep, and how it is woken.
 //!
-//! Workers take tasks from the channel with `try_recv` only; when it is
-//! empty they spin briefly (crossbeam's `Backoff`), then come here. The
+//! Workers take tasks from the queue with `pop` only; when it is empty
+//! they spin briefly (crossbeam's `Backoff`), then come here. The
 //! decision to sleep, and every claim of a sleeper by a waker, are made
 //! under one mutex and recorded in the shared counts (`counts.rs`):
+//!
+//! (`pending` is always the estimate of `counts.rs`: completions read before
+//! the CAS that decides, so never below the true count.)
 //!
 //! * A worker may sleep only if `pending <= awake - 1`, counting itself out:
 //!   the other awake workers (each running a task or about to look for
 //!   one) cover every accepted task. Otherwise a task is owed to it (often
 //!   one admitted whose push has not landed yet): it goes back to look.
 //!   Registering adds it to `sleeping`, in the same CAS.
-//! * A scheduler whose admission leaves `pending > awake` wakes one sleeper:
-//!   under the lock it re-checks that, claims the sleeper (`sleeping - 1`
-//!   in the counts, one token in `tokens`) and notifies the condvar.
+//! * A scheduler whose admission leaves no awake worker, or `pending >
+//!   awake`, wakes one sleeper: under the lock it re-checks that, claims
+//!   the sleeper (`sleeping - 1` in the counts, one token in `tokens`) and
+//!   notifies the condvar. Only the first case is needed for no task to be
+//!   stranded (see below); the second buys parallelism, so the scheduler's
+//!   first look may read the completions after its admission.
 //! * A sleeper that wakes takes a token if there is one (it was claimed, the
 //!   waker already uncounted it); otherwise (timeout, shutdown, spurious
 //!   wake) it uncounts itself. Claims and self-removal both happen under the
@@ -23,11 +29,16 @@
 //!   admits a task against a sleeper before it takes the lock to claim one,
 //!   so "nobody claimed me" alone does not mean "nobody needs me".
 //!
-//! Why no wake-up is lost: a scheduler that decides "no wake needed" saw
-//! enough awake workers for every pending task, its own included; any of
-//! those that later tries to sleep sees the same pending count and refuses.
-//! A scheduler that decides "wake" claims under the lock, and a registered
-//! sleeper only stops waiting by consuming a token or uncounting itself.
+//! Why no wake-up is lost: a scheduler that decides "no wake needed" saw at
+//! least one awake worker after its admission. Whichever of the awake
+//! workers is the last to sleep or leave does so by a CAS ordered after
+//! that admission, with `pending <= awake - 1 = 0`: the completions it read
+//! cover every task admitted before, this one included, so the task is
+//! done. (Reading completions that include a task admitted after that CAS
+//! is impossible: such a task happens-after the CAS, which is after the
+//! read.) A scheduler that decides "wake" claims under the lock, and a
+//! registered sleeper only stops waiting by consuming a token or uncounting
+//! itself.
 //!
 //! Cost: nothing per task while workers are busy; a lock and a futex wake
 //! only when a task arrives for an idle pool.
@@ -35,6 +46,7 @@
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::completions::Completions;
 use crate::counts::AtomicCounts;
 
 /// What an idle worker does next.
@@ -69,12 +81,13 @@ impl Sleepers {
     pub(crate) fn idle(
         &self,
         counts: &AtomicCounts,
+        done: &Completions,
         capacity: u64,
         idle_timeout: Option<Duration>,
     ) -> Idle {
         let mut tokens = self.lock();
         let decided = counts.update(|c| {
-            if c.pending() > c.awake() - 1 {
+            if c.pending(done.read()) > c.awake() - 1 {
                 None
             } else if c.closing() || c.live() > capacity {
                 Some((c.without_worker(), Idle::Exit))
@@ -104,7 +117,7 @@ impl Sleepers {
                 let (_, leave) = counts
                     .update(|c| {
                         let c = c.without_sleeper();
-                        let covered = c.pending() < c.awake();
+                        let covered = c.pending(done.read()) < c.awake();
                         Some(if timed_out && covered && !c.closing() {
                             (c.without_worker(), true)
                         } else {
@@ -126,12 +139,13 @@ impl Sleepers {
         }
     }
 
-    /// Wakes one sleeper if the awake workers no longer cover the pending
-    /// tasks. Called by a scheduler after it pushed a task.
-    pub(crate) fn wake_for_task(&self, counts: &AtomicCounts) {
+    /// Wakes one sleeper if no worker is awake or the awake ones no longer
+    /// cover the pending tasks. Called by a scheduler after its admission.
+    pub(crate) fn wake_for_task(&self, counts: &AtomicCounts, done: &Completions) {
         let mut tokens = self.lock();
         let claimed = counts.update(|c| {
-            (c.sleeping() > 0 && c.pending() > c.awake()).then(|| (c.without_sleeper(), ()))
+            let needed = c.awake() == 0 || c.pending(done.read()) > c.awake();
+            (c.sleeping() > 0 && needed).then(|| (c.without_sleeper(), ()))
         });
         if claimed.is_ok() {
             *tokens += 1;
@@ -163,8 +177,9 @@ impl Sleepers {
 
 /// Model checks of the sleep/wake protocol: `RUSTFLAGS="--cfg loom" cargo
 /// test --release --lib loom`. The harness stands in for `shared.rs`: a
-/// mutex-guarded queue for the channel, admission of an unbounded pool
-/// whose workers are all started, and the same wake rule after the push.
+/// mutex-guarded queue for the task queue, the fast-path admission of an
+/// unbounded pool whose workers are all started (a `fetch_add`), the same
+/// wake rule before the push, and completions counted per worker.
 #[cfg(all(test, loom))]
 mod loom_models {
     use std::collections::VecDeque;
@@ -173,11 +188,13 @@ mod loom_models {
     use loom::sync::atomic::AtomicUsize;
 
     use super::{Idle, Sleepers};
+    use crate::completions::{Completions, Done};
     use crate::counts::AtomicCounts;
     use crate::sync::{Mutex, Ordering};
 
     struct Model {
         counts: AtomicCounts,
+        done: Completions,
         sleepers: Sleepers,
         queue: Mutex<VecDeque<u32>>,
         ran: AtomicUsize,
@@ -187,6 +204,7 @@ mod loom_models {
         fn new(workers: u64) -> Arc<Model> {
             let model = Model {
                 counts: AtomicCounts::new(),
+                done: Completions::new(),
                 sleepers: Sleepers::new(),
                 queue: Mutex::new(VecDeque::new()),
                 ran: AtomicUsize::new(0),
@@ -198,22 +216,23 @@ mod loom_models {
         }
 
         fn schedule(&self) {
-            let after = self.counts.apply(|c| c.with_task()).with_task();
-            self.queue.lock().unwrap().push_back(1);
-            if after.sleeping() > 0 && after.pending() > after.awake() {
-                self.sleepers.wake_for_task(&self.counts);
+            let after = self.counts.add_task().with_task();
+            let needed = after.awake() == 0 || after.pending(self.done.read()) > after.awake();
+            if after.sleeping() > 0 && needed {
+                self.sleepers.wake_for_task(&self.counts, &self.done);
             }
+            self.queue.lock().unwrap().push_back(1);
         }
 
-        fn work(&self, capacity: u64) {
+        fn work(&self, shard: usize, capacity: u64) {
             loop {
                 let task = self.queue.lock().unwrap().pop_front();
                 if task.is_some() {
                     self.ran.fetch_add(1, Ordering::SeqCst);
-                    self.counts.finish_task();
+                    self.done.record(shard);
                     continue;
                 }
-                match self.sleepers.idle(&self.counts, capacity, None) {
+                match self.sleepers.idle(&self.counts, &self.done, capacity, None) {
                     Idle::Retry => loom::thread::yield_now(),
                     Idle::Exit => return,
                 }
@@ -239,9 +258,9 @@ mod loom_models {
         bounded().check(|| {
             let model = Model::new(2);
             let workers: Vec<_> = (0..2)
-                .map(|_| {
+                .map(|shard| {
                     let model = Arc::clone(&model);
-                    loom::thread::spawn(move || model.work(2))
+                    loom::thread::spawn(move || model.work(shard, 2))
                 })
                 .collect();
             model.schedule();
@@ -252,8 +271,9 @@ mod loom_models {
             }
             assert_eq!(model.ran.load(Ordering::SeqCst), 2);
             let counts = model.counts.load();
+            let done: Done = model.done.read();
             assert_eq!(
-                (counts.pending(), counts.live(), counts.sleeping()),
+                (counts.pending(done), counts.live(), counts.sleeping()),
                 (0, 0, 0)
             );
         });
@@ -266,10 +286,10 @@ mod loom_models {
         bounded().check(|| {
             let model = Model::new(2);
             let workers: Vec<_> = (0..2)
-                .map(|_| {
+                .map(|shard| {
                     let model = Arc::clone(&model);
                     // Capacity 1: one of the two must retire.
-                    loom::thread::spawn(move || model.work(1))
+                    loom::thread::spawn(move || model.work(shard, 1))
                 })
                 .collect();
             model.schedule();

@@ -4,24 +4,23 @@
 //!
 //! # Why no wake-up is lost
 //!
-//! The first sleeper sets the `waiters` bit in the shared counts word (a
-//! read-modify-write), under the lock, before it polls the counts and
-//! blocks on a condition variable (which releases the lock atomically). A
-//! worker decrements `pending` with a read-modify-write of the same word and
-//! looks at the `waiters` bit in the value it replaced. Both changes are in
-//! the one word's modification order: if the bit came first, the worker
-//! sees it, takes the lock (only possible once the sleeper is blocked) and
-//! notifies; if the decrement came first, the sleeper's poll sees it. No
-//! ordering between two different locations is needed, which is also what
-//! lets loom check it (`loom_models` below).
+//! The first sleeper raises `asleep` under the lock, then issues a `SeqCst`
+//! fence, then polls (the poll reads the completions and the counts) and
+//! blocks on a condition variable, which releases the lock atomically. A
+//! worker that finished a task records it (`completions.rs`), issues a
+//! `SeqCst` fence, then reads `asleep` (`task_gone`). The two fences are
+//! ordered one way or the other: if the sleeper's came first, the worker
+//! sees `asleep`, takes the lock (only possible once the sleeper has not
+//! polled yet or is blocked) and notifies; if the worker's came first, the
+//! sleeper's poll sees the completion. A scheduler that gives a counted
+//! task back does the same after its change of the counts.
 //!
-//! Workers pay nothing extra per task while nobody sleeps: the bit comes
-//! with the decrement they do anyway.
+//! Workers pay one fence and one load per task of a line that changes only
+//! when somebody starts or stops waiting.
 
 use std::time::Instant;
 
-use crate::counts::{AtomicCounts, Counts};
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{AtomicBool, Condvar, Mutex, MutexGuard, Ordering, fence};
 
 #[derive(Clone, Copy)]
 pub(crate) enum Reason {
@@ -46,6 +45,8 @@ impl Sleeping {
 }
 
 pub(crate) struct Waiters {
+    /// Whether anybody sleeps here (changed under `lock`).
+    asleep: AtomicBool,
     lock: Mutex<Sleeping>,
     room: Condvar,
     drained: Condvar,
@@ -54,6 +55,7 @@ pub(crate) struct Waiters {
 impl Waiters {
     pub(crate) fn new() -> Self {
         Waiters {
+            asleep: AtomicBool::new(false),
             lock: Mutex::new(Sleeping::default()),
             room: Condvar::new(),
             drained: Condvar::new(),
@@ -72,7 +74,6 @@ impl Waiters {
     /// a notification that raced with the timeout is not wasted.
     pub(crate) fn sleep_until<T>(
         &self,
-        counts: &AtomicCounts,
         reason: Reason,
         deadline: Option<Instant>,
         mut poll: impl FnMut() -> Option<T>,
@@ -83,8 +84,9 @@ impl Waiters {
         };
         let mut guard = self.guard();
         if guard.room + guard.drained == 0 {
-            counts.set_waiters();
+            self.asleep.store(true, Ordering::SeqCst);
         }
+        fence(Ordering::SeqCst);
         *guard.of(reason) += 1;
         let result = loop {
             if let Some(found) = poll() {
@@ -110,15 +112,17 @@ impl Waiters {
         };
         *guard.of(reason) -= 1;
         if guard.room + guard.drained == 0 {
-            counts.clear_waiters();
+            self.asleep.store(false, Ordering::SeqCst);
         }
         result
     }
 
-    /// Called by a worker with the counts its decrement of `pending`
-    /// replaced.
-    pub(crate) fn task_finished(&self, before: Counts) {
-        if !before.has_waiters() {
+    /// Called right after a task finished (or a counted one was given
+    /// back): wakes a scheduler waiting for room, and `wait` callers if
+    /// `drained` says nothing is pending any more.
+    pub(crate) fn task_gone(&self, drained: impl FnOnce() -> bool) {
+        fence(Ordering::SeqCst);
+        if !self.asleep.load(Ordering::SeqCst) {
             return;
         }
         let guard = self.guard();
@@ -127,7 +131,7 @@ impl Waiters {
             // (timeout, shutdown) it polls once more, so the slot is not lost.
             self.room.notify_one();
         }
-        if before.pending() == 1 && guard.drained > 0 {
+        if guard.drained > 0 && drained() {
             self.drained.notify_all();
         }
     }
@@ -148,6 +152,7 @@ mod loom_models {
     use loom::sync::Arc;
 
     use super::{Reason, Waiters};
+    use crate::completions::Completions;
     use crate::counts::AtomicCounts;
 
     #[test]
@@ -157,23 +162,59 @@ mod loom_models {
         model.check(|| {
             // A full pool of one worker: one task pending.
             let counts = Arc::new(AtomicCounts::new());
+            let done = Arc::new(Completions::new());
             counts.add_worker();
-            counts.apply(|c| c.with_task());
+            counts.add_task();
             let waiters = Arc::new(Waiters::new());
 
             let worker = {
-                let (counts, waiters) = (Arc::clone(&counts), Arc::clone(&waiters));
+                let (done, waiters) = (Arc::clone(&done), Arc::clone(&waiters));
                 loom::thread::spawn(move || {
-                    waiters.task_finished(counts.finish_task());
+                    done.record(0);
+                    waiters.task_gone(|| false);
                 })
             };
-            let got_room = waiters.sleep_until(&counts, Reason::Room, None, || {
+            let got_room = waiters.sleep_until(Reason::Room, None, || {
                 counts
-                    .update(|c| (c.pending() < c.live()).then(|| (c.with_task(), ())))
+                    .update(|c| (c.pending(done.read()) < c.live()).then(|| (c.with_task(), ())))
                     .ok()
             });
             assert!(got_room.is_some());
             worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_wait_caller_is_woken_when_drained() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            // Two tasks pending on two workers.
+            let counts = Arc::new(AtomicCounts::new());
+            let done = Arc::new(Completions::new());
+            counts.add_task();
+            counts.add_task();
+            let waiters = Arc::new(Waiters::new());
+            let drained = |counts: &AtomicCounts, done: &Completions| {
+                let finished = done.read();
+                counts.load().pending(finished) == 0
+            };
+            let workers: Vec<_> = (0..2)
+                .map(|shard| {
+                    let (counts, done, waiters) =
+                        (Arc::clone(&counts), Arc::clone(&done), Arc::clone(&waiters));
+                    loom::thread::spawn(move || {
+                        done.record(shard);
+                        waiters.task_gone(|| drained(&counts, &done));
+                    })
+                })
+                .collect();
+            waiters.sleep_until(Reason::Drained, None, || {
+                drained(&counts, &done).then_some(())
+            });
+            for worker in workers {
+                worker.join().unwrap();
+            }
         });
     }
 }

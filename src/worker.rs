@@ -42,7 +42,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
     // std panics, rather than failing, on a few stack sizes it cannot round
     // to a page: treat that like any refusal by the OS.
     let spawned = panic::catch_unwind(AssertUnwindSafe(move || {
-        builder.spawn(move || run(worker_shared))
+        builder.spawn(move || run(worker_shared, number))
     }))
     .unwrap_or_else(|_| Err(io::Error::other("thread spawn panicked")));
     shared.register(spawned?);
@@ -70,13 +70,14 @@ fn run_hook(shared: &Shared, hook: Option<&crate::builder::Hook>) {
     }
 }
 
-fn run(shared: Arc<Shared>) {
+fn run(shared: Arc<Shared>, number: usize) {
     let guard = AbortOnPanic;
+    let mut slot = shared.worker_slot(number);
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
     run_hook(&shared, shared.config.on_start.as_ref());
     while let Some(task) = shared.next_job() {
         let outcome = job::run_task(task, shared.config.panic_handler.as_ref());
-        if shared.task_done(outcome) {
+        if shared.task_done(outcome, &mut slot) {
             break;
         }
     }

@@ -3,8 +3,8 @@
 use std::ffi::{c_int, c_void};
 use std::time::Duration;
 
-use super::gate::{Gate, Pass};
 use super::{boundary, pool_options_t, pool_status};
+use crate::gate::Pass;
 use crate::job::{CTaskFn, Job, UserData};
 use crate::pool::timeout_policy;
 use crate::shared::WhenFull;
@@ -16,7 +16,6 @@ use crate::{Builder, Error, Pool, clamp_capacity};
 /// is undefined, as with `free()`.
 pub struct pool {
     core: Pool,
-    gate: Gate,
 }
 
 /// Alias used throughout the C API.
@@ -83,10 +82,7 @@ pub unsafe extern "C" fn pool_new(capacity: c_int, opts: *const pool_options_t) 
             None => Builder::new(),
         };
         match builder.capacity(capacity_from_c(capacity)).build() {
-            Ok(core) => Box::into_raw(Box::new(pool {
-                core,
-                gate: Gate::new(),
-            })),
+            Ok(core) => Box::into_raw(Box::new(pool { core })),
             Err(error) => {
                 set_errno(match error {
                     Error::Spawn => libc::EAGAIN,
@@ -112,7 +108,7 @@ unsafe fn with_pool(pool: *const pool_t, body: impl FnOnce(&Pool) -> pool_status
         let Some(pool) = (unsafe { pool.as_ref() }) else {
             return pool_status::POOL_ERR_INVALID;
         };
-        let Some(_pass): Option<Pass<'_>> = pool.gate.enter() else {
+        let Some(_pass): Option<Pass<'_>> = pool.core.callers().enter() else {
             return pool_status::POOL_ERR_FREED;
         };
         body(&pool.core)
@@ -135,8 +131,15 @@ unsafe fn schedule_with(
         func,
         arg: UserData(arg),
     };
-    // SAFETY: forwarded from the caller.
-    unsafe { with_pool(pool, |core| core.submit(job, when_full(core)).into()) }
+    boundary(|| {
+        // SAFETY: the caller's contract: the handle is live until
+        // `pool_free` returns. No gate pass here: `Pool::submit` protects
+        // itself (a counted task on its fast path, a pass otherwise).
+        let Some(pool) = (unsafe { pool.as_ref() }) else {
+            return pool_status::POOL_ERR_INVALID;
+        };
+        pool.core.submit(job, when_full(&pool.core)).into()
+    })
 }
 
 /// Schedules `task(arg)` to run once on a worker.
@@ -310,7 +313,7 @@ pub unsafe extern "C" fn pool_free(pool: *mut pool_t) -> pool_status {
                 return pool_status::POOL_ERR_DEADLOCK;
             }
             handle.core.begin_close();
-            handle.gate.close_and_wait();
+            handle.core.callers().close_and_wait();
         }
         // SAFETY: the pointer came from `Box::into_raw` in `pool_new`, no
         // caller is inside the gate any more and none can enter; dropping

@@ -9,7 +9,6 @@
 //! (generated from this module by cbindgen).
 #![allow(non_camel_case_types)]
 
-mod gate;
 mod handle;
 mod options;
 mod status;

@@ -1,15 +1,23 @@
-//! Counts the threads inside calls on one C handle, so `pool_free` can wait
-//! until none is left before it releases the memory.
+//! Counts the threads inside calls on one pool, so that the memory is
+//! released only once none is left (`pool_free` must not free what a
+//! concurrent caller still reads).
+//!
+//! Who enters: C calls other than scheduling (`pool_wait`,
+//! `pool_set_capacity`, `pool_get_stats`), and schedules that leave the
+//! fast path (`shared.rs`). A fast-path schedule needs no pass: the task it
+//! counted keeps the pool alive until its push, its last access.
 //!
 //! The word holds `2 * callers | CLOSING`. A caller enters with one
-//! `fetch_add`; if CLOSING was already set it leaves at once with
-//! `POOL_ERR_FREED`. Leaving is the subtle part: once the count reaches
-//! zero the closer may free the gate, so a leaving caller must not touch it
-//! after its decrement. While the pool is open it leaves with a CAS that
-//! fails if CLOSING appeared meanwhile; once CLOSING is set it first clones
-//! the closer's `Signal` (its own reference, kept alive by the `Arc`), then
-//! decrements, and if it was the last caller raises the signal through
-//! that clone.
+//! `fetch_add`; if CLOSING was already set, `enter` lets it leave at once
+//! (the call returns `POOL_ERR_FREED`), while `hold` keeps it inside: a
+//! thread already protected by a counted task uses `hold` to finish its
+//! work after giving that task up. Leaving is the subtle part: once the
+//! count reaches zero the closer may free the gate, so a leaving caller
+//! must not touch it after its decrement. While the pool is open it leaves
+//! with a CAS that fails if CLOSING appeared meanwhile; once CLOSING is set
+//! it first clones the closer's `Signal` (its own reference, kept alive by
+//! the `Arc`), then decrements, and if it was the last caller raises the
+//! signal through that clone.
 //!
 //! (A `std::thread::Thread` handle would do instead of `Signal`, but asking
 //! a C thread for `thread::current()` allocates a handle that is never
@@ -53,11 +61,19 @@ impl Gate {
         }
     }
 
-    /// Enters, unless the handle is being freed.
+    /// Enters, unless the pool is being freed.
     pub(crate) fn enter(&self) -> Option<Pass<'_>> {
         let before = self.word.fetch_add(CALLER, Ordering::SeqCst);
         let pass = Pass(self);
         (before & CLOSING == 0).then_some(pass)
+    }
+
+    /// Enters even while closing. Only for a thread whose access is already
+    /// protected otherwise (it holds a counted task, which `shutdown` waits
+    /// for before it waits for the gate).
+    pub(crate) fn hold(&self) -> Pass<'_> {
+        self.word.fetch_add(CALLER, Ordering::SeqCst);
+        Pass(self)
     }
 
     fn leave(&self) {
@@ -88,9 +104,13 @@ impl Gate {
     }
 
     /// Refuses new callers and blocks until every caller inside has left.
+    /// May be called again (by `shutdown`, after `pool_free` did): it then
+    /// waits for the callers that `hold` let in meanwhile.
     pub(crate) fn close_and_wait(&self) {
-        let signal = Arc::new(Signal::default());
-        *self.closer.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&signal));
+        let signal = {
+            let mut closer = self.closer.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(closer.get_or_insert_with(|| Arc::new(Signal::default())))
+        };
         self.word.fetch_or(CLOSING, Ordering::SeqCst);
         // Callers inside now leave through the CLOSING path, and so do
         // callers that arrive now (they enter, see CLOSING, leave); the one
