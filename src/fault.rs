@@ -1,9 +1,24 @@
 //! Failure injection for tests (cargo feature `fault-injection`, never in a
 //! release build of the library): makes thread creation fail at random, so
 //! tests can check that every path reports `POOL_ERR_SPAWN` / `EAGAIN`,
-//! loses no task and leaks no thread.
+//! loses no task and leaks no thread; and makes the fast schedule path
+//! ignore its hint, so that its rare give-back branch runs every time.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+static FAST_PATH_HINT_OFF: AtomicBool = AtomicBool::new(false);
+
+/// With `off`, every schedule on an unbounded pool takes the fast path
+/// without first checking that the pool is open and has all its workers:
+/// it counts its task, then finds out, and when it must, gives the task
+/// back and takes the gated path (`Shared::submit`). Process-wide.
+pub fn fast_path_hint_off(off: bool) {
+    FAST_PATH_HINT_OFF.store(off, Ordering::Relaxed);
+}
+
+pub(crate) fn fast_path_hint_is_off() -> bool {
+    FAST_PATH_HINT_OFF.load(Ordering::Relaxed)
+}
 
 static SPAWN_FAILURE_PER_MILLE: AtomicU32 = AtomicU32::new(0);
 static RNG: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);

@@ -213,6 +213,10 @@ impl Shared {
         if self.config.queue_limit != u64::MAX {
             return false;
         }
+        #[cfg(feature = "fault-injection")]
+        if crate::fault::fast_path_hint_is_off() {
+            return true;
+        }
         let hint = self.counts.load();
         !hint.closing() && hint.live() >= self.cap()
     }

@@ -1,6 +1,7 @@
 //! Faults: thread creation failing at random points, a stack size the OS
 //! refuses, tasks still running when `pool_free` is called, `pool_free`
-//! racing with blocked schedulers, capacity shrunk to 1 under load. Each
+//! racing with blocked schedulers, capacity shrunk to 1 under load, the
+//! fast schedule path acting on a stale view of the pool. Each
 //! must give the documented status and never a hang, a crash, a lost or a
 //! doubly-run task, or a thread left behind.
 //!
@@ -17,7 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use common::threads::threads_named;
 use common::*;
-use workerpool::fault::fail_spawns;
+use workerpool::fault::{fail_spawns, fast_path_hint_off};
 use workerpool::ffi::*;
 
 use pool_status::*;
@@ -32,6 +33,7 @@ impl Faults {
     fn lock() -> Faults {
         let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         fail_spawns(0, 1);
+        fast_path_hint_off(false);
         Faults(guard)
     }
 }
@@ -39,6 +41,7 @@ impl Faults {
 impl Drop for Faults {
     fn drop(&mut self) {
         fail_spawns(0, 1);
+        fast_path_hint_off(false);
     }
 }
 
@@ -584,4 +587,25 @@ fn shrink_to_one_under_load_loses_nothing() {
         free_pool(p);
         assert_no_thread_left(name);
     }
+}
+
+/// The fast path with its hint off: every schedule counts its task before
+/// it knows whether the pool is closing, so while pool_free runs each racer
+/// gives its task back (under a gate pass taken while the task still
+/// protects the pool) and gets FREED; every accepted task still runs.
+#[test]
+fn fast_path_gives_tasks_back_while_free_runs() {
+    let _faults = Faults::lock();
+    fast_path_hint_off(true);
+    fast_path::racing_with_free(30);
+}
+
+/// The fast path with its hint off on a pool whose workers expire between
+/// bursts: schedules that find workers missing give the task back and start
+/// one through the gated path. Nothing is lost; pool_wait returns.
+#[test]
+fn fast_path_gives_tasks_back_when_workers_expired() {
+    let _faults = Faults::lock();
+    fast_path_hint_off(true);
+    fast_path::expiring_workers(200);
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
 
 use common::*;
 use workerpool::ffi::*;
@@ -143,32 +142,6 @@ fn nothing_lost_prealloc_cap8() {
     nothing_lost(Mode::Prealloc, 8, 100_000);
 }
 
-/// A task that holds its worker until every racing scheduler has returned
-/// from its call. pool_free waits for it, so pool_free cannot return while a
-/// racing thread is still (or not yet) inside a call on the pool: no call
-/// ever touches a freed handle.
-#[derive(Default)]
-struct Sentinel {
-    racers_returned: Mutex<usize>,
-    cv: Condvar,
-    racers: usize,
-}
-
-impl Sentinel {
-    fn racer_returned(&self) {
-        *self.racers_returned.lock().unwrap() += 1;
-        self.cv.notify_all();
-    }
-}
-
-unsafe extern "C" fn sentinel_task(a: *mut std::ffi::c_void) {
-    let s = unsafe { &*(a as *const Sentinel) };
-    let mut n = s.racers_returned.lock().unwrap();
-    while *n < s.racers {
-        n = s.cv.wait(n).unwrap();
-    }
-}
-
 #[test]
 fn schedulers_racing_with_free_get_ok_or_freed() {
     const BLOCKING_RACERS: usize = 6;
@@ -264,4 +237,17 @@ fn schedulers_racing_with_free_get_ok_or_freed() {
             "round {round}: every accepted task ran before pool_free returned"
         );
     }
+}
+
+/// The fast schedule path racing with pool_free, and with its own stale
+/// hint (tests/common/fast_path.rs; tests/faults.rs runs them again with
+/// the hint switched off).
+#[test]
+fn fast_path_schedulers_racing_with_free() {
+    fast_path::racing_with_free(30);
+}
+
+#[test]
+fn fast_path_with_expiring_workers_loses_nothing() {
+    fast_path::expiring_workers(200);
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use workerpool::ffi::*;
 
+pub mod fast_path;
 pub mod threads;
 
 /// Generous deadline for anything the test waits for.
@@ -303,4 +304,30 @@ pub unsafe extern "C" fn on_start_hook(ctx: *mut c_void) {
 pub unsafe extern "C" fn on_exit_hook(ctx: *mut c_void) {
     let h = unsafe { &*(ctx as *const HookCounts) };
     h.exited.fetch_add(1, SeqCst);
+}
+
+/// A task that holds its worker until every racing scheduler has returned
+/// from its call. pool_free waits for it, so pool_free cannot return while a
+/// racing thread is still (or not yet) inside a call on the pool: no call
+/// ever touches a freed handle.
+#[derive(Default)]
+pub struct Sentinel {
+    pub racers_returned: Mutex<usize>,
+    pub cv: Condvar,
+    pub racers: usize,
+}
+
+impl Sentinel {
+    pub fn racer_returned(&self) {
+        *self.racers_returned.lock().unwrap() += 1;
+        self.cv.notify_all();
+    }
+}
+
+pub unsafe extern "C" fn sentinel_task(a: *mut std::ffi::c_void) {
+    let s = unsafe { &*(a as *const Sentinel) };
+    let mut n = s.racers_returned.lock().unwrap();
+    while *n < s.racers {
+        n = s.cv.wait(n).unwrap();
+    }
 }
