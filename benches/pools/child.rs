@@ -15,6 +15,13 @@ use crate::{ALLOCS, COUNTING};
 
 /// Runs in the child: one run of `mode` for `contender`.
 pub fn main(mode: &str, contender: &str) {
+    if mode == "w6-floor" {
+        // No contender: plain threads (`workloads::spawn_floor`).
+        let secs = workloads::spawn_floor(10_000, Duration::from_secs(1), 64 << 10);
+        println!("time_s {secs:.9}");
+        println!("hwm_kib {}", vm_hwm_kib());
+        return;
+    }
     let c = contenders::by_name(contender).unwrap_or_else(|| panic!("no contender {contender}"));
     match mode {
         "w6" => match workloads::ramp(c, 10_000, 10_000, Duration::from_secs(1), Some(64 << 10)) {

@@ -214,6 +214,9 @@ fn main() {
             if use_glib && !t.failed("W6 time", glib::NAME) {
                 push_w6(&mut t, glib::NAME, glib::run(&glib_bin, "w6"));
             }
+            // The floor: 10,000 plain threads, no pool.
+            let floor = child::finish(child::start("w6-floor", "-"));
+            push_w6(&mut t, "spawn-floor", floor);
         }
     }
     if opts.wants("ALLOC") || opts.only.is_none() {

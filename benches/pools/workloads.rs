@@ -94,6 +94,31 @@ pub fn ramp(
     Some(elapsed.as_secs_f64())
 }
 
+/// The floor under W6 on this machine: no pool, one plain thread per task
+/// (`stack` bytes), started one after the other from the timing thread,
+/// each running the same sleeping task. What any pool that needs `tasks`
+/// threads at once cannot beat.
+pub fn spawn_floor(tasks: usize, sleep: Duration, stack: usize) -> f64 {
+    let latch = Latch::new(tasks, sleep);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..tasks)
+        .map(|_| {
+            let arg = task::SendPtr(latch.arg());
+            std::thread::Builder::new()
+                .stack_size(stack)
+                // SAFETY: the latch outlives the threads (joined below).
+                .spawn(move || unsafe { task::sleep_bump(arg.get()) })
+                .expect("spawn")
+        })
+        .collect();
+    latch.wait(HANG);
+    let elapsed = start.elapsed();
+    for thread in threads {
+        thread.join().expect("floor thread");
+    }
+    elapsed.as_secs_f64()
+}
+
 /// W5: an idle, preallocated pool of `workers`; `samples` times: schedule
 /// one task that stamps its start time, then sleep `gap` (the pool goes
 /// idle again). Returns the sorted latencies in seconds.
