@@ -47,7 +47,7 @@ use crossbeam_queue::SegQueue;
 use crossbeam_utils::{Backoff, CachePadded};
 
 use crate::builder::Config;
-use crate::completions::Completions;
+use crate::completions::{Completions, Tally};
 use crate::counts::{AtomicCounts, Counts, MAX_PENDING};
 use crate::gate::Gate;
 use crate::job::{self, Job, Outcome};
@@ -80,8 +80,8 @@ enum Admission {
 
 /// What a worker carries from task to task (`Shared::task_done`).
 pub(crate) struct WorkerSlot {
-    /// Its completion shard.
-    shard: usize,
+    /// Where it counts finished tasks.
+    tally: Tally,
     /// `Shared::shrinks` when it last found the pool not over capacity.
     shrinks_seen: u64,
 }
@@ -381,7 +381,7 @@ impl Shared {
     /// What the worker numbered `number` carries from task to task.
     pub(crate) fn worker_slot(&self, number: usize) -> WorkerSlot {
         WorkerSlot {
-            shard: self.done.shard_of(number),
+            tally: self.done.claim(number),
             // Not a count ever reached: the first task checks, in case the
             // pool shrank between this worker's admission and its start.
             shrinks_seen: u64::MAX,
@@ -395,7 +395,7 @@ impl Shared {
         if let Outcome::Panicked = outcome {
             self.panicked.fetch_add(1, Ordering::Relaxed);
         }
-        self.done.record(slot.shard);
+        self.done.record(&slot.tally);
         self.waiters.task_gone(|| self.drained());
         let shrinks = self.shrinks.load(Ordering::Acquire);
         if shrinks == slot.shrinks_seen {
@@ -459,7 +459,8 @@ impl Shared {
     /// A worker is about to return from its thread (expiry, retirement or
     /// shutdown); `register` joins it at the next spawn, `shutdown` in any
     /// case.
-    pub(crate) fn worker_departed(&self) {
+    pub(crate) fn worker_departed(&self, slot: WorkerSlot) {
+        self.done.release(slot.tally);
         self.departed.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -225,11 +225,12 @@ mod loom_models {
         }
 
         fn work(&self, shard: usize, capacity: u64) {
+            let tally = self.done.claim(shard);
             loop {
                 let task = self.queue.lock().unwrap().pop_front();
                 if task.is_some() {
                     self.ran.fetch_add(1, Ordering::SeqCst);
-                    self.done.record(shard);
+                    self.done.record(&tally);
                     continue;
                 }
                 match self.sleepers.idle(&self.counts, &self.done, capacity, None) {

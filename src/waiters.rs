@@ -170,7 +170,7 @@ mod loom_models {
             let worker = {
                 let (done, waiters) = (Arc::clone(&done), Arc::clone(&waiters));
                 loom::thread::spawn(move || {
-                    done.record(0);
+                    done.record(&done.claim(0));
                     waiters.task_gone(|| false);
                 })
             };
@@ -204,7 +204,7 @@ mod loom_models {
                     let (counts, done, waiters) =
                         (Arc::clone(&counts), Arc::clone(&done), Arc::clone(&waiters));
                     loom::thread::spawn(move || {
-                        done.record(shard);
+                        done.record(&done.claim(shard));
                         waiters.task_gone(|| drained(&counts, &done));
                     })
                 })

@@ -83,6 +83,6 @@ fn run(shared: Arc<Shared>, number: usize) {
     }
     run_hook(&shared, shared.config.on_exit.as_ref());
     CURRENT_POOL.with(|current| current.set(0));
-    shared.worker_departed();
+    shared.worker_departed(slot);
     drop(guard);
 }
