@@ -309,7 +309,10 @@ enum pool_status pool_options_set_prealloc(pool_options_t *opts, bool prealloc);
 /**
  * How many accepted tasks may wait once every worker is busy and capacity
  * is reached: 0 (the default) is direct hand-off as in the Go design,
- * SIZE_MAX is unbounded (limited only to about 10^12 pending tasks).
+ * SIZE_MAX is unbounded: limited by memory (a queued C task takes about
+ * 32 bytes) and by the pool's count of pending tasks, 2^34 (about
+ * 1.7 * 10^10 tasks, 512 GiB of queue), which must not be exceeded. A
+ * finite size is capped at that count.
  *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
  *
