@@ -185,9 +185,9 @@ impl Shared {
     /// workers gone since the hint, bounded queues, pools still starting
     /// workers) takes the gated path, which decides by CAS.
     pub(crate) fn submit(self: &Arc<Self>, job: Job, when_full: WhenFull) -> Result<(), Error> {
-        if self.fast_path_open() {
+        if let Some(cap) = self.fast_path_capacity() {
             let before = self.counts.add_task();
-            if !before.closing() && before.live() >= self.cap() {
+            if !before.closing() && before.live() >= cap {
                 self.accept(job, before.with_task());
                 return Ok(());
             }
@@ -205,20 +205,23 @@ impl Shared {
         self.submit_gated(job, when_full)
     }
 
-    /// Whether admission would surely queue: unbounded queue, every worker
-    /// started, not closing. A hint only: `submit` checks the counts its
-    /// `fetch_add` returns. (An unbounded queue cannot reach
-    /// `MAX_PENDING`: memory runs out long before.)
-    fn fast_path_open(&self) -> bool {
+    /// The capacity, if admission would surely queue: unbounded queue,
+    /// every worker started, not closing. A hint only: `submit` checks the
+    /// counts its `fetch_add` returns against this capacity (a capacity
+    /// changed meanwhile orders that admission before the change). (An
+    /// unbounded queue cannot reach `MAX_PENDING`: memory runs out long
+    /// before.)
+    fn fast_path_capacity(&self) -> Option<u64> {
         if self.config.queue_limit != u64::MAX {
-            return false;
+            return None;
         }
+        let cap = self.cap();
         #[cfg(feature = "fault-injection")]
         if crate::fault::fast_path_hint_is_off() {
-            return true;
+            return Some(cap);
         }
         let hint = self.counts.load();
-        !hint.closing() && hint.live() >= self.cap()
+        (!hint.closing() && hint.live() >= cap).then_some(cap)
     }
 
     /// Gives back a task counted by a schedule that will not queue it, and
