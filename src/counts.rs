@@ -176,15 +176,6 @@ impl AtomicCounts {
     pub(crate) fn remove_worker(&self) {
         self.0.fetch_sub(LIVE_ONE, Ordering::SeqCst);
     }
-
-    /// Applies a change that cannot be declined; returns the old value.
-    #[cfg(loom)]
-    pub(crate) fn apply(&self, change: impl Fn(Counts) -> Counts) -> Counts {
-        match self.update(|c| Some((change(c), ()))) {
-            Ok((before, ())) => before,
-            Err(_) => unreachable!("the change never declines"),
-        }
-    }
 }
 
 #[cfg(test)]
