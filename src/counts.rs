@@ -85,6 +85,13 @@ impl Counts {
         self.0 & CLOSING != 0
     }
 
+    /// Whether an unbounded queue's admission can only queue: not closing,
+    /// and every worker the capacity `cap` allows is started (the fast
+    /// schedule path, `Shared::submit`).
+    pub(crate) fn surely_queues(self, cap: u64) -> bool {
+        !self.closing() && self.live() >= cap
+    }
+
     pub(crate) fn with_task(self) -> Counts {
         Counts(self.0.wrapping_add(ADMITTED_ONE))
     }

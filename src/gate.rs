@@ -142,13 +142,11 @@ impl Drop for Pass<'_> {
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::Gate;
-    use crate::sync::{Arc, AtomicUsize, Ordering};
+    use crate::sync::{Arc, AtomicUsize, Ordering, loom_model};
 
     #[test]
     fn loom_close_waits_for_callers_inside() {
-        let mut model = loom::model::Builder::new();
-        model.preemption_bound = Some(3);
-        model.check(|| {
+        loom_model().check(|| {
             let gate = Arc::new(Gate::new());
             let inside = Arc::new(AtomicUsize::new(0));
             let callers: Vec<_> = (0..2)

@@ -51,7 +51,7 @@ use crate::completions::{Completions, Tally};
 use crate::counts::{AtomicCounts, Counts, MAX_PENDING};
 use crate::gate::Gate;
 use crate::job::{self, Job, Outcome};
-use crate::sleep::{Idle, Sleepers};
+use crate::sleep::{self, Idle, Sleepers};
 use crate::waiters::{Reason, Waiters};
 use crate::{Error, worker};
 
@@ -187,7 +187,7 @@ impl Shared {
     pub(crate) fn submit(self: &Arc<Self>, job: Job, when_full: WhenFull) -> Result<(), Error> {
         if let Some(cap) = self.fast_path_capacity() {
             let before = self.counts.add_task();
-            if !before.closing() && before.live() >= cap {
+            if before.surely_queues(cap) {
                 self.accept(job, before.with_task());
                 return Ok(());
             }
@@ -221,7 +221,7 @@ impl Shared {
             return Some(cap);
         }
         let hint = self.counts.load();
-        (!hint.closing() && hint.live() >= cap).then_some(cap)
+        hint.surely_queues(cap).then_some(cap)
     }
 
     /// Gives back a task counted by a schedule that will not queue it, and
@@ -301,9 +301,7 @@ impl Shared {
         // access to the pool (see `submit`). A sleeper woken early finds
         // the queue empty but, counting this task as pending, looks again
         // instead of sleeping (`sleep.rs`).
-        if after.sleeping() > 0
-            && (after.awake() == 0 || after.pending(self.done.read()) > after.awake())
-        {
+        if sleep::wake_needed(after, &self.done) {
             self.sleepers.wake_for_task(&self.counts, &self.done);
         }
         self.queue.push(job);

@@ -154,12 +154,11 @@ mod loom_models {
     use super::{Reason, Waiters};
     use crate::completions::Completions;
     use crate::counts::AtomicCounts;
+    use crate::sync::loom_model;
 
     #[test]
     fn loom_scheduler_waiting_for_room_is_woken() {
-        let mut model = loom::model::Builder::new();
-        model.preemption_bound = Some(3);
-        model.check(|| {
+        loom_model().check(|| {
             // A full pool of one worker: one task pending.
             let counts = Arc::new(AtomicCounts::new());
             let done = Arc::new(Completions::new());
@@ -186,9 +185,7 @@ mod loom_models {
 
     #[test]
     fn loom_wait_caller_is_woken_when_drained() {
-        let mut model = loom::model::Builder::new();
-        model.preemption_bound = Some(3);
-        model.check(|| {
+        loom_model().check(|| {
             // Two tasks pending on two workers.
             let counts = Arc::new(AtomicCounts::new());
             let done = Arc::new(Completions::new());
