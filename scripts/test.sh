@@ -15,6 +15,9 @@ cargo test --lib --test ffi_schedule --test ffi_lifecycle --test ffi_stress --te
 # a refused stack, free racing with running tasks and blocked schedulers.
 cargo test --release --features fault-injection --test faults
 make -C c_examples valgrind
+# No heap allocation per C task: valgrind's count does not grow with the
+# number of tasks (hand-off mode and a bounded queue).
+make -C c_examples alloc-check
 # The C examples (c_examples/stress.c included) under ASan + UBSan, built in
 # c_examples/build-asan/.
 make -C c_examples asan

@@ -10,7 +10,8 @@
 //! counters it decides on, `completions.rs` counts finished tasks, `worker.rs` runs and parks worker threads,
 //! `sleep.rs` puts idle workers to sleep and wakes them, `waiters.rs` does
 //! the same for blocked schedulers and `wait` callers, `gate.rs` keeps the
-//! memory alive while calls from other threads are inside.
+//! memory alive while calls from other threads are inside, and `queue/` is
+//! the queue tasks travel in, which reuses its blocks.
 
 mod builder;
 mod completions;
@@ -22,6 +23,7 @@ pub mod ffi;
 mod gate;
 mod job;
 mod pool;
+mod queue;
 mod shared;
 mod sleep;
 mod sync;

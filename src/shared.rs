@@ -43,7 +43,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_queue::SegQueue;
 use crossbeam_utils::{Backoff, CachePadded};
 
 use crate::builder::Config;
@@ -51,6 +50,7 @@ use crate::completions::{Completions, Tally};
 use crate::counts::{AtomicCounts, Counts, MAX_PENDING};
 use crate::gate::Gate;
 use crate::job::{self, Job, Outcome};
+use crate::queue::Queue;
 use crate::sleep::{self, Idle, Sleepers};
 use crate::waiters::{Reason, Waiters};
 use crate::{Error, worker};
@@ -104,7 +104,7 @@ pub(crate) struct Shared {
     panicked: AtomicU64,
     pub(crate) config: Config,
     /// Accepted tasks not yet taken by a worker.
-    queue: SegQueue<Job>,
+    queue: Queue<Job>,
     /// Threads inside a call that the counted tasks do not protect
     /// (`gate.rs`).
     pub(crate) callers: Gate,
@@ -132,7 +132,7 @@ impl Shared {
             rejected: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
             config,
-            queue: SegQueue::new(),
+            queue: Queue::new(),
             callers: Gate::new(),
             waiters: Waiters::new(),
             sleepers: Sleepers::new(),
