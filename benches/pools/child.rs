@@ -32,7 +32,8 @@ pub fn main(mode: &str, contender: &str) {
             None => println!("na no such mode"),
         },
         "idle" => idle(c),
-        "alloc" => alloc(c),
+        "alloc" => alloc(c, Queue::Unbounded),
+        "alloc-handoff" => alloc(c, Queue::Handoff),
         _ => panic!("unknown child mode {mode}"),
     }
 }
@@ -143,16 +144,19 @@ fn idle(c: &dyn Contender) {
 }
 
 /// Heap allocations (any thread) during 100,000 schedules and runs of the
-/// C task after a 100,000-task warm-up; 2 workers, unbounded queue.
-fn alloc(c: &dyn Contender) {
+/// C task after a 100,000-task warm-up; 2 workers, `queue`.
+fn alloc(c: &dyn Contender, queue: Queue) {
     const N: usize = 100_000;
     let cfg = Cfg {
         workers: 2,
-        queue: Queue::Unbounded,
+        queue,
         prealloc: true,
         stack: None,
     };
-    let pool = c.build(&cfg).expect("mode");
+    let Some(pool) = c.build(&cfg) else {
+        println!("na no such mode");
+        return;
+    };
     run_tasks(&*pool, N);
     let latch = Latch::new(N, Duration::ZERO);
     COUNTING.store(true, Ordering::SeqCst);

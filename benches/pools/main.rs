@@ -221,17 +221,22 @@ fn main() {
     }
     if opts.wants("ALLOC") || opts.only.is_none() {
         eprintln!("allocations per C task");
-        for c in &all {
-            let r = child::finish(child::start("alloc", c.name()));
-            let v = r.and_then(|r| child::get(&r, "allocs_per_task"));
-            t.push("allocs/task", Unit::Count, c.name(), v);
+        for (mode, row) in [
+            ("alloc", "allocs/task"),
+            ("alloc-handoff", "allocs/task hand-off"),
+        ] {
+            for c in &all {
+                let r = child::finish(child::start(mode, c.name()));
+                let v = r.and_then(|r| child::get(&r, "allocs_per_task"));
+                t.push(row, Unit::Count, c.name(), v);
+            }
+            t.push(
+                row,
+                Unit::Count,
+                glib::NAME,
+                Err("n/a: not counted (C)".into()),
+            );
         }
-        t.push(
-            "allocs/task",
-            Unit::Count,
-            glib::NAME,
-            Err("n/a: not counted (C)".into()),
-        );
     }
 
     println!("{}", t.render());

@@ -26,19 +26,25 @@ typedef struct {
     unsigned sleep_us;
     GMutex lock;
     GCond done;
+    int signalled; /* under lock: the last arrival is done with lock and done */
 } latch_t;
 
 static void latch_init(latch_t *l, size_t target, unsigned sleep_us) {
     atomic_init(&l->count, 0);
     l->target = target;
     l->sleep_us = sleep_us;
+    l->signalled = 0;
     g_mutex_init(&l->lock);
     g_cond_init(&l->done);
 }
 
+/* Waits for the flag the last arrival sets under the lock, not for the
+ * count: once the count is reached the last arrival still has to lock,
+ * signal and unlock, and clearing the mutex before that aborts GLib
+ * ("g_mutex_clear() called on uninitialised or locked mutex"). */
 static void latch_wait(latch_t *l) {
     g_mutex_lock(&l->lock);
-    while (atomic_load(&l->count) < l->target)
+    while (!l->signalled)
         g_cond_wait(&l->done, &l->lock);
     g_mutex_unlock(&l->lock);
     g_mutex_clear(&l->lock);
@@ -48,6 +54,7 @@ static void latch_wait(latch_t *l) {
 static void arrive(latch_t *l) {
     if (atomic_fetch_add(&l->count, 1) + 1 == l->target) {
         g_mutex_lock(&l->lock);
+        l->signalled = 1;
         g_cond_signal(&l->done);
         g_mutex_unlock(&l->lock);
     }
