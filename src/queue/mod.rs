@@ -28,13 +28,15 @@
 //!
 //! # Emptiness
 //!
-//! The head may claim a position only if the tail is past it. Reading the
-//! tail line on every pop would bounce it between producer and consumers,
-//! so the head position carries a flag, `MORE`: the tail is known to be in
-//! a later block, so every slot of the head's block is claimed. `pop` may
-//! report empty while a producer is between its claim and its write; the
-//! pool does not rely on more (a worker then looks again or sleeps by the
-//! counts, `sleep.rs`).
+//! The head may claim a position only if the tail is past it, i.e. a
+//! producer claimed that slot; if its value is not written yet, the
+//! consumer waits for it (the producer is a few instructions from the
+//! store, unless preempted). Reading the tail line on every pop would
+//! bounce it between producer and consumers, so the head position carries
+//! a flag, `MORE`: the tail is known to be in a later block, so every slot
+//! of the head's block is claimed. `pop` returns `None` only when no slot
+//! past the head is claimed; the pool needs no more (a worker then looks
+//! again or sleeps by the counts, `sleep.rs`).
 
 mod block;
 

@@ -12,14 +12,16 @@ use super::*;
 use pool_status::*;
 
 /// The fast schedule path (unbounded queue, every worker started) takes no
-/// gate pass: schedulers hammering it while pool_free runs get OK until the
-/// pool closes, then FREED, and every OK task runs before pool_free
-/// returns. (The sentinel keeps pool_free from returning before every
-/// racer has stopped calling.)
+/// gate pass; bounded and hand-off queues take the gated path. In every
+/// third round each: schedulers hammering a pool while pool_free runs get
+/// OK until the pool closes, then FREED, and every OK task runs before
+/// pool_free returns. (The sentinel keeps pool_free from returning before
+/// every racer has stopped calling.)
 pub fn racing_with_free(rounds: usize) {
     const RACERS: usize = 4;
     for round in 0..rounds {
-        let p = new_pool(2, true, true, usize::MAX);
+        let queue_size = [usize::MAX, 16, 0][round % 3];
+        let p = new_pool(2, true, true, queue_size);
         let pp = PoolPtr::new(p);
         let sentinel = leak(Sentinel {
             racers: RACERS,
@@ -50,13 +52,13 @@ pub fn racing_with_free(rounds: usize) {
         let mut ok = 0;
         for racer in racers {
             let (accepted, last) = racer.join().unwrap();
-            assert_eq!(last, POOL_ERR_FREED, "round {round}");
+            assert_eq!(last, POOL_ERR_FREED, "round {round}, queue {queue_size}");
             ok += accepted;
         }
         assert_eq!(
             count.load(SeqCst),
             ok,
-            "round {round}: every accepted task ran before pool_free returned"
+            "round {round}, queue {queue_size}: every accepted task ran before pool_free returned"
         );
     }
 }
