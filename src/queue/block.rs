@@ -25,7 +25,7 @@ const PREFILLED: usize = if cfg!(loom) { 0 } else { 2 };
 
 // Slot states. A slot goes 0 → WRITTEN → WRITTEN|READ, and HANDOFF may be
 // added once in between by the reader that recycles the block
-// (`Block::finish_read`).
+// (`Block::take`).
 const WRITTEN: usize = 1;
 const READ: usize = 2;
 /// The block's recycling waits on this slot's reader, who carries it on.
@@ -91,12 +91,21 @@ impl<T> Block<T> {
         slot.state.store(WRITTEN, Ordering::Release);
     }
 
-    /// Waits for the value of a slot this thread claimed, and moves it out.
+    /// Waits for the value of a slot this thread claimed, moves it out and
+    /// marks the slot read. Also returns whether the caller must recycle
+    /// the block: nobody touches it any more.
+    ///
+    /// A block is recycled once all its slots are read, by whoever finds
+    /// that out: the reader of the last slot checks the others in order; at
+    /// the first one still unread it sets HANDOFF and stops, and that
+    /// slot's reader, seeing HANDOFF when it marks READ, checks on from the
+    /// next slot. The two read-modify-writes on one state make exactly one
+    /// of them carry on.
     ///
     /// # Safety
-    /// The caller claimed `index` by moving the head past it, and calls
-    /// `finish_read` for it next.
-    pub(super) unsafe fn read(&self, index: usize) -> T {
+    /// The caller claimed `index` by moving the head past it, and touches
+    /// the block no more unless told to recycle it.
+    pub(super) unsafe fn take(&self, index: usize) -> (T, bool) {
         let slot = &self.slots[index];
         let backoff = super::Spin::new();
         while slot.state.load(Ordering::Acquire) & WRITTEN == 0 {
@@ -104,22 +113,14 @@ impl<T> Block<T> {
         }
         // SAFETY: WRITTEN (acquired) says the value is initialised; the claim
         // makes this thread its only reader, and it is read once.
-        slot.value
-            .with(|cell| unsafe { (*cell).assume_init_read() })
+        let value = slot
+            .value
+            .with(|cell| unsafe { (*cell).assume_init_read() });
+        (value, self.mark_read(index))
     }
 
-    /// Marks a slot read. A block is recycled once all its slots are read,
-    /// by whoever finds that out: the reader of the last slot checks the
-    /// others in order; at the first one still unread it sets HANDOFF and
-    /// stops, and that slot's reader, seeing HANDOFF when it marks READ,
-    /// checks on from the next slot. The two read-modify-writes on one
-    /// state make exactly one of them carry on. Returns whether the caller
-    /// must recycle the block: nobody touches it any more.
-    ///
-    /// # Safety
-    /// The caller read `index` with `read` and does not touch the block
-    /// again unless this returns true.
-    pub(super) unsafe fn finish_read(&self, index: usize) -> bool {
+    /// The recycling check of `take`, after slot `index` was read.
+    fn mark_read(&self, index: usize) -> bool {
         let first_unchecked = if index + 1 == SLOTS {
             0
         } else {
@@ -180,9 +181,9 @@ impl<T> Reserve<T> {
     /// Takes back a block nobody uses any more (its values were moved out);
     /// frees it if the reserve is full.
     pub(super) fn give_back(&self, block: Box<Block<T>>) {
-        block.reset();
         let mut blocks = self.blocks();
         if blocks.len() < RESERVE {
+            block.reset();
             blocks.push(block);
         }
     }

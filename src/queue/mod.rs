@@ -23,7 +23,7 @@
 //! A producer: from its claim to its slot's WRITTEN store (the claimer of
 //! the last slot also links the next block before that). A consumer: from
 //! its claim until it marks its slot READ. So once every slot is READ
-//! nobody touches the block, and `Block::finish_read` finds out which
+//! nobody touches the block, and `Block::take` finds out which
 //! reader sees that last. It returns the block to the reserve.
 //!
 //! # Emptiness
@@ -192,8 +192,8 @@ impl<T> Queue<T> {
                         if offset + 1 == SWITCHING {
                             self.move_head_to((*block).wait_next(), claimed);
                         }
-                        let value = (*block).read(offset as usize);
-                        if (*block).finish_read(offset as usize) {
+                        let (value, recycle) = (*block).take(offset as usize);
+                        if recycle {
                             self.reserve.give_back(Box::from_raw(block));
                         }
                         return Some(value);
