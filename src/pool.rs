@@ -82,13 +82,18 @@ impl Pool {
     /// Schedules `task`. A blocking pool waits for room; a non-blocking one
     /// fails with [`Error::NoIdleWorker`] when full. Called from a task of
     /// this pool that would have to wait, it runs `task` inline instead.
+    ///
+    /// A closure whose captures fit in two words (say an `Arc` and an
+    /// index, or a function pointer and its argument) is stored in the
+    /// queue as it is; a larger one costs one heap allocation (a `Box`).
+    /// A task that is refused is dropped before the error returns.
     pub fn schedule(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
-        self.submit(Job::Boxed(Box::new(task)), self.blocking_policy())
+        self.submit(Job::closure(task), self.blocking_policy())
     }
 
     /// Schedules `task` only if that needs no waiting.
     pub fn try_schedule(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
-        self.submit(Job::Boxed(Box::new(task)), WhenFull::Refuse)
+        self.submit(Job::closure(task), WhenFull::Refuse)
     }
 
     /// Schedules `task`, waiting at most `timeout` for room.
@@ -97,7 +102,7 @@ impl Pool {
         task: impl FnOnce() + Send + 'static,
         timeout: Duration,
     ) -> Result<(), Error> {
-        self.submit(Job::Boxed(Box::new(task)), timeout_policy(timeout))
+        self.submit(Job::closure(task), timeout_policy(timeout))
     }
 
     pub(crate) fn blocking_policy(&self) -> WhenFull {

@@ -49,7 +49,7 @@ use crate::builder::Config;
 use crate::completions::{Completions, Tally};
 use crate::counts::{AtomicCounts, Counts, MAX_PENDING};
 use crate::gate::Gate;
-use crate::job::{self, Job, Outcome};
+use crate::job::{Job, Outcome};
 use crate::queue::Queue;
 use crate::sleep::{self, Idle, Sleepers};
 use crate::waiters::{Reason, Waiters};
@@ -334,7 +334,7 @@ impl Shared {
     }
 
     fn run_inline(&self, job: Job) {
-        if let Outcome::Panicked = job::run_task(job, self.config.panic_handler.as_ref()) {
+        if let Outcome::Panicked = job.run(self.config.panic_handler.as_ref()) {
             self.panicked.fetch_add(1, Ordering::Relaxed);
         }
         self.inline_runs.fetch_add(1, Ordering::Relaxed);

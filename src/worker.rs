@@ -76,7 +76,7 @@ fn run(shared: Arc<Shared>, number: usize) {
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
     run_hook(&shared, shared.config.on_start.as_ref());
     while let Some(task) = shared.next_job() {
-        let outcome = job::run_task(task, shared.config.panic_handler.as_ref());
+        let outcome = task.run(shared.config.panic_handler.as_ref());
         if shared.task_done(outcome, &mut slot) {
             break;
         }

@@ -13,6 +13,10 @@
 //! grows as far as the producer runs ahead of the workers; what it needs
 //! beyond the kept blocks is allocated, one block per 63 tasks of backlog,
 //! never one per task.
+//!
+//! The Rust API stores a closure in place when its captures fit in two
+//! words, so such closures cost no allocation either; larger ones are
+//! boxed, one allocation each (both checked at the end).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::c_void;
@@ -129,4 +133,59 @@ fn zero_allocations_with_a_bounded_backlog() {
             "queue_size {queue_size}: {allocs} allocations for {TASKS} tasks"
         );
     }
+}
+
+/// Allocations while a hand-off pool of 2 preallocated workers runs
+/// `TASKS` closures made by `make`, after a warm-up of as many.
+fn closure_allocations<F: FnOnce() + Send + 'static>(make: impl Fn() -> F) -> u64 {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let pool = workerpool::Pool::builder()
+        .capacity(2)
+        .prealloc(true)
+        .queue_size(0)
+        .build()
+        .expect("pool");
+    let run = || {
+        for _ in 0..TASKS {
+            pool.schedule(make()).expect("schedule");
+        }
+        pool.wait().expect("wait");
+    };
+    run();
+    ALLOCS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    run();
+    COUNTING.store(false, Ordering::SeqCst);
+    ALLOCS.load(Ordering::SeqCst)
+}
+
+#[test]
+fn closures_of_two_words_are_not_boxed() {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    // Two words of captures: a function pointer and an argument.
+    let (func, arg): (fn(&AtomicUsize), &'static AtomicUsize) = (
+        |c| {
+            c.fetch_add(1, Ordering::Relaxed);
+        },
+        &COUNT,
+    );
+    let allocs = closure_allocations(|| move || func(arg));
+    assert!(allocs <= 4, "{allocs} allocations for {TASKS} closures");
+    assert_eq!(COUNT.load(Ordering::SeqCst), 2 * TASKS);
+}
+
+#[test]
+fn larger_closures_are_boxed_once_each() {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let three_words = [1usize, 2, 3];
+    let allocs = closure_allocations(|| {
+        move || {
+            COUNT.fetch_add(three_words.len() - 2, Ordering::Relaxed);
+        }
+    });
+    assert!(
+        (TASKS as u64..=TASKS as u64 + 4).contains(&allocs),
+        "{allocs} allocations for {TASKS} closures"
+    );
+    assert_eq!(COUNT.load(Ordering::SeqCst), 2 * TASKS);
 }

@@ -127,10 +127,7 @@ unsafe fn schedule_with(
         return pool_status::POOL_ERR_INVALID;
     };
     let func: CTaskFn = func;
-    let job = Job::Extern {
-        func,
-        arg: UserData(arg),
-    };
+    let job = Job::extern_c(func, UserData(arg));
     boundary(|| {
         // SAFETY: the caller's contract: the handle is live until
         // `pool_free` returns. No gate pass here: `Pool::submit` protects
