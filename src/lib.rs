@@ -26,7 +26,9 @@ mod pool;
 mod queue;
 mod shared;
 mod sleep;
+mod stacks;
 mod sync;
+mod thread;
 mod waiters;
 mod worker;
 

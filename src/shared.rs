@@ -40,7 +40,6 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_utils::{Backoff, CachePadded};
@@ -52,6 +51,8 @@ use crate::gate::Gate;
 use crate::job::{Job, Outcome};
 use crate::queue::Queue;
 use crate::sleep::{self, Idle, Sleepers};
+use crate::stacks::StackArena;
+use crate::thread::Thread;
 use crate::waiters::{Reason, Waiters};
 use crate::{Error, worker};
 
@@ -112,8 +113,10 @@ pub(crate) struct Shared {
     waiters: Waiters,
     /// Idle workers asleep.
     sleepers: Sleepers,
-    /// Join handles of every worker started and not yet joined.
-    handles: Mutex<Vec<JoinHandle<()>>>,
+    /// Every worker started and not yet joined.
+    handles: Mutex<Vec<Thread>>,
+    /// The workers' stacks.
+    pub(crate) stacks: StackArena,
     /// Workers that returned, or are about to, whose handles `register`
     /// has not joined yet.
     departed: AtomicUsize,
@@ -124,6 +127,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(capacity: usize, config: Config) -> Self {
         Shared {
+            stacks: StackArena::new(config.stack_size),
             counts: CachePadded::new(AtomicCounts::new()),
             done: Completions::new(),
             inline_runs: AtomicU64::new(0),
@@ -434,10 +438,10 @@ impl Shared {
         self.counts.add_worker();
     }
 
-    pub(crate) fn register(&self, handle: JoinHandle<()>) {
+    pub(crate) fn register(&self, thread: Thread) {
         let finished = {
             let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
-            handles.push(handle);
+            handles.push(thread);
             // Join threads that expired or retired, so a long-running pool
             // with idle expiry keeps a bounded list. Only when some left:
             // scanning on every spawn made starting n workers O(n^2).
@@ -445,15 +449,16 @@ impl Shared {
                 return;
             }
             let (done, running): (Vec<_>, Vec<_>) =
-                handles.drain(..).partition(|h| h.is_finished());
+                handles.drain(..).partition(|h| h.has_returned());
             *handles = running;
             // A worker counts itself as departed just before it returns, so
             // a few may not be finished yet: they are reaped next time.
             self.departed.fetch_sub(done.len(), Ordering::Relaxed);
             done
         };
-        for handle in finished {
-            let _ = handle.join();
+        // The pool lives on: its stacks' pages go back to the OS.
+        for thread in finished {
+            self.stacks.give_back(thread.join(), true);
         }
     }
 
@@ -523,8 +528,8 @@ impl Shared {
                 std::thread::yield_now();
                 continue;
             }
-            for handle in handles {
-                let _ = handle.join();
+            for thread in handles {
+                self.stacks.give_back(thread.join(), false);
             }
         }
         // A fast-path schedule that gave its task back finishes under a

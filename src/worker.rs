@@ -13,6 +13,7 @@ use std::thread;
 
 use crate::job;
 use crate::shared::Shared;
+use crate::thread::Thread;
 
 thread_local! {
     /// Address of the `Shared` whose worker this thread is; 0 elsewhere.
@@ -29,24 +30,23 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
     let number = shared
         .next_thread
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut builder =
-        thread::Builder::new().name(format!("{}-{}", shared.config.thread_name, number));
-    if let Some(bytes) = shared.config.stack_size {
-        builder = builder.stack_size(bytes);
-    }
     #[cfg(feature = "fault-injection")]
     if crate::fault::spawn_should_fail() {
         return Err(io::Error::other("injected thread start failure"));
     }
+    let stack = shared.stacks.take()?;
+    let name = format!("{}-{}", shared.config.thread_name, number);
     let worker_shared = Arc::clone(shared);
-    // std panics, rather than failing, on a few stack sizes it cannot round
-    // to a page: treat that like any refusal by the OS.
-    let spawned = panic::catch_unwind(AssertUnwindSafe(move || {
-        builder.spawn(move || run(worker_shared, number))
-    }))
-    .unwrap_or_else(|_| Err(io::Error::other("thread spawn panicked")));
-    shared.register(spawned?);
-    Ok(())
+    match Thread::start(stack, &name, move || run(worker_shared, number)) {
+        Ok(thread) => {
+            shared.register(thread);
+            Ok(())
+        }
+        Err((error, stack)) => {
+            shared.stacks.give_back(stack, false);
+            Err(error)
+        }
+    }
 }
 
 /// Aborts the process if the pool's own machinery panics on a worker:

@@ -1,0 +1,267 @@
+//! Stacks for worker threads: mapped by the pool a chunk at a time, each
+//! with a guard page below it, and reused once the thread that had one is
+//! joined.
+//!
+//! Why not let `pthread_create` (or `std::thread`) map each stack: that is
+//! an `mmap` per thread start and a `munmap` per exit, both on the
+//! process's memory map, and `std::thread` adds a signal stack (another
+//! `mmap`, `mprotect` and `munmap`) and a few allocations per thread. With
+//! stacks carved out of chunks, a thread start is the guard page's
+//! `mprotect` and the `clone`: 10,000 workers with 64 KiB stacks start in
+//! ~0.24 s instead of ~0.36 s here, at 85 instead of 96 MiB of peak RSS
+//! (BENCHMARKS.md, W6).
+//!
+//! Chunks grow geometrically (1, 2, 4, ... stacks, at most `MAX_PER_CHUNK`
+//! stacks or `MAX_CHUNK_BYTES`), so a pool of a few threads maps little
+//! and a pool of 10,000 maps ~50 chunks. Only what threads touch becomes
+//! resident: a stack is ordinary private anonymous memory, as glibc's.
+//! The arena is unmapped when the pool's memory is released, after every
+//! worker was joined.
+
+use std::io;
+use std::ptr::{self, NonNull};
+use std::sync::Mutex;
+
+const MAX_PER_CHUNK: usize = 256;
+const MAX_CHUNK_BYTES: usize = 256 << 20;
+
+/// The usable part of one stack: `bytes` from `low` up; the page below
+/// `low` is the guard.
+pub(crate) struct Stack {
+    low: NonNull<u8>,
+    bytes: usize,
+}
+
+// SAFETY: a `Stack` is a range of memory that only its holder uses (the
+// arena hands each out once until it is given back).
+unsafe impl Send for Stack {}
+
+impl Stack {
+    pub(crate) fn low(&self) -> *mut u8 {
+        self.low.as_ptr()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+struct Chunk {
+    base: NonNull<u8>,
+    bytes: usize,
+}
+
+struct Inner {
+    chunks: Vec<Chunk>,
+    /// Stacks given back, ready for another thread.
+    free: Vec<Stack>,
+    /// Stacks of the newest chunk never handed out, and the next one's
+    /// index.
+    fresh_left: usize,
+    fresh_next: usize,
+    /// Stacks handed out and not given back.
+    out: usize,
+}
+
+// SAFETY: the chunks are plain memory mappings owned by the arena.
+unsafe impl Send for Inner {}
+
+pub(crate) struct StackArena {
+    page: usize,
+    /// Usable bytes per stack, a multiple of the page size.
+    stack_bytes: usize,
+    inner: Mutex<Inner>,
+}
+
+impl StackArena {
+    /// An arena of stacks of `requested` bytes (`None`: the platform's
+    /// default thread stack), raised to the platform minimum and rounded
+    /// up to whole pages. Maps nothing yet.
+    pub(crate) fn new(requested: Option<usize>) -> StackArena {
+        // SAFETY: sysconf has no preconditions.
+        let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+            n if n > 0 => n as usize,
+            _ => 4096,
+        };
+        let wanted = requested.unwrap_or_else(default_stack_size);
+        let minimum = libc::PTHREAD_STACK_MIN.max(2 * page);
+        let stack_bytes = wanted.max(minimum).div_ceil(page).saturating_mul(page);
+        StackArena {
+            page,
+            stack_bytes,
+            inner: Mutex::new(Inner {
+                chunks: Vec::new(),
+                free: Vec::new(),
+                fresh_left: 0,
+                fresh_next: 0,
+                out: 0,
+            }),
+        }
+    }
+
+    /// A stack for a new thread: a reused one, or a fresh one whose guard
+    /// page this call protects (outside the lock, so that threads starting
+    /// workers at once do not wait for each other here).
+    pub(crate) fn take(&self) -> io::Result<Stack> {
+        let slot = self.page.saturating_add(self.stack_bytes);
+        let fresh = {
+            let mut inner = self.lock();
+            if let Some(stack) = inner.free.pop() {
+                inner.out += 1;
+                return Ok(stack);
+            }
+            if inner.fresh_left == 0 {
+                let stacks = self.next_chunk_len(inner.chunks.len(), slot);
+                let chunk = match map_chunk(stacks * slot) {
+                    Ok(chunk) => chunk,
+                    // A large chunk may be refused where one stack is not.
+                    Err(_) if stacks > 1 => map_chunk(slot)?,
+                    Err(error) => return Err(error),
+                };
+                inner.fresh_left = chunk.bytes / slot;
+                inner.fresh_next = 0;
+                inner.chunks.push(chunk);
+            }
+            let chunk = inner.chunks.last().expect("a chunk was just mapped");
+            // SAFETY: `fresh_next < chunk.bytes / slot`: the slot lies
+            // inside the chunk.
+            let guard = unsafe { chunk.base.as_ptr().add(inner.fresh_next * slot) };
+            inner.fresh_next += 1;
+            inner.fresh_left -= 1;
+            inner.out += 1;
+            guard
+        };
+        // SAFETY: `fresh` is the first page of a slot of a live mapping
+        // that no thread uses yet.
+        if unsafe { libc::mprotect(fresh.cast(), self.page, libc::PROT_NONE) } != 0 {
+            let error = io::Error::last_os_error();
+            // The slot stays unused (unmapped with its chunk).
+            self.lock().out -= 1;
+            return Err(error);
+        }
+        Ok(Stack {
+            // SAFETY: the slot is a page of guard and then the stack.
+            low: unsafe { NonNull::new_unchecked(fresh.add(self.page)) },
+            bytes: self.stack_bytes,
+        })
+    }
+
+    /// Takes back the stack of a joined thread. With `release`, its pages
+    /// are returned to the OS first (a live pool whose workers expired);
+    /// not at shutdown, when the whole arena is unmapped next.
+    pub(crate) fn give_back(&self, stack: Stack, release: bool) {
+        if release {
+            // SAFETY: the range is a stack no thread uses any more; its
+            // contents are dead. Failure only leaves the pages resident.
+            unsafe { libc::madvise(stack.low().cast(), stack.bytes, libc::MADV_DONTNEED) };
+        }
+        let mut inner = self.lock();
+        inner.out -= 1;
+        inner.free.push(stack);
+    }
+
+    fn next_chunk_len(&self, chunks_so_far: usize, slot: usize) -> usize {
+        let geometric = 1usize << chunks_so_far.min(usize::BITS as usize - 1);
+        geometric
+            .min(MAX_PER_CHUNK)
+            .min((MAX_CHUNK_BYTES / slot).max(1))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for StackArena {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        if inner.out > 0 {
+            // A thread was never joined (it may be this very thread, if a
+            // worker dropped the last reference): leaking the memory is
+            // better than unmapping a stack in use.
+            return;
+        }
+        for chunk in inner.chunks.drain(..) {
+            // SAFETY: every stack has been given back, so no thread runs on
+            // this mapping; it was mapped by `map_chunk` with this length.
+            unsafe { libc::munmap(chunk.base.as_ptr().cast(), chunk.bytes) };
+        }
+    }
+}
+
+fn map_chunk(bytes: usize) -> io::Result<Chunk> {
+    // SAFETY: a fresh anonymous private mapping; no existing memory is
+    // affected.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Chunk {
+        base: NonNull::new(base.cast()).expect("mmap does not return null on success"),
+        bytes,
+    })
+}
+
+/// The stack size `pthread_create` gives by default (on Linux, glibc
+/// derives it from `RLIMIT_STACK`: 8 MiB usually).
+fn default_stack_size() -> usize {
+    // SAFETY: the attr is initialised before use and destroyed once.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_attr_init(&mut attr) != 0 {
+            return 8 << 20;
+        }
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstacksize(&attr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        if rc != 0 || size == 0 { 8 << 20 } else { size }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_are_reused_and_sizes_rounded() {
+        let arena = StackArena::new(Some(1));
+        let first = arena.take().expect("stack");
+        assert!(first.bytes() >= libc::PTHREAD_STACK_MIN);
+        assert_eq!(first.bytes() % arena.page, 0);
+        // Writable from end to end.
+        // SAFETY: the stack is ours and unused.
+        unsafe {
+            first.low().write(1);
+            first.low().add(first.bytes() - 1).write(1);
+        }
+        let address = first.low();
+        arena.give_back(first, true);
+        let again = arena.take().expect("stack");
+        assert_eq!(again.low(), address, "a given-back stack is reused");
+        let other = arena.take().expect("stack");
+        assert_ne!(other.low(), address);
+        arena.give_back(again, false);
+        arena.give_back(other, false);
+    }
+
+    #[test]
+    fn chunks_grow_geometrically_up_to_a_cap() {
+        let arena = StackArena::new(Some(64 << 10));
+        let slot = arena.page + arena.stack_bytes;
+        let lens: Vec<usize> = (0..12).map(|i| arena.next_chunk_len(i, slot)).collect();
+        assert_eq!(lens[..4], [1, 2, 4, 8]);
+        assert_eq!(lens[11], MAX_PER_CHUNK);
+        let big = StackArena::new(Some(64 << 20));
+        let slot = big.page + big.stack_bytes;
+        assert_eq!(big.next_chunk_len(20, slot), MAX_CHUNK_BYTES / slot);
+    }
+}

@@ -1,0 +1,157 @@
+//! Worker threads started with `pthread_create` on a stack from the pool's
+//! arena (`stacks.rs`), named with `pthread_setname_np`.
+//!
+//! `std::thread` cannot run a thread on a given stack, which is the point
+//! (`stacks.rs`). What is lost with it: `std::thread::current().name()` is
+//! `None` on a worker (the kernel name, which C tools, gdb and perf show,
+//! is set), and Rust's stack-overflow message (an overflow still hits the
+//! guard page: SIGSEGV, never silent corruption).
+
+use std::ffi::{CString, c_void};
+use std::io;
+use std::mem::MaybeUninit;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::stacks::Stack;
+
+/// Linux keeps 15 bytes of a thread name (and refuses longer ones).
+const NAME_BYTES: usize = 15;
+
+/// A started thread that must be joined.
+pub(crate) struct Thread {
+    id: libc::pthread_t,
+    stack: Stack,
+    /// Set by the thread as its last action before returning.
+    returned: Arc<AtomicBool>,
+}
+
+struct Start {
+    main: Box<dyn FnOnce() + Send>,
+    name: Option<CString>,
+    returned: Arc<AtomicBool>,
+}
+
+impl Thread {
+    /// Starts `main` on a new thread on `stack`, named `name` (cut to 15
+    /// bytes). On failure the stack comes back with the error.
+    pub(crate) fn start(
+        stack: Stack,
+        name: &str,
+        main: impl FnOnce() + Send + 'static,
+    ) -> Result<Thread, (io::Error, Stack)> {
+        let returned = Arc::new(AtomicBool::new(false));
+        let name = &name.as_bytes()[..name.len().min(NAME_BYTES)];
+        let start = Box::new(Start {
+            main: Box::new(main),
+            name: CString::new(name).ok(),
+            returned: Arc::clone(&returned),
+        });
+        let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
+        let mut id = MaybeUninit::<libc::pthread_t>::uninit();
+        let start = Box::into_raw(start);
+        // SAFETY: the attr is initialised before use and destroyed once;
+        // the stack is a live, unused range with a guard page below it,
+        // handed to this thread alone until it is joined; `start` is
+        // owned by the new thread if pthread_create succeeds and taken
+        // back here if it fails.
+        let rc = unsafe {
+            let mut rc = libc::pthread_attr_init(attr.as_mut_ptr());
+            if rc == 0 {
+                rc = libc::pthread_attr_setstack(
+                    attr.as_mut_ptr(),
+                    stack.low().cast(),
+                    stack.bytes(),
+                );
+                if rc == 0 {
+                    rc = libc::pthread_create(
+                        id.as_mut_ptr(),
+                        attr.as_ptr(),
+                        thread_main,
+                        start.cast(),
+                    );
+                }
+                libc::pthread_attr_destroy(attr.as_mut_ptr());
+            }
+            rc
+        };
+        if rc != 0 {
+            // SAFETY: no thread was started: `start` is still ours.
+            drop(unsafe { Box::from_raw(start) });
+            return Err((io::Error::from_raw_os_error(rc), stack));
+        }
+        Ok(Thread {
+            // SAFETY: pthread_create succeeded and wrote the id.
+            id: unsafe { id.assume_init() },
+            stack,
+            returned,
+        })
+    }
+
+    /// Whether the thread's `main` has returned (the thread is then about
+    /// to exit, and `join` waits only for that).
+    pub(crate) fn has_returned(&self) -> bool {
+        self.returned.load(Ordering::Acquire)
+    }
+
+    /// Waits for the thread to exit; its stack is then free again.
+    pub(crate) fn join(self) -> Stack {
+        // SAFETY: a joinable thread started by `start`, joined once (this
+        // consumes the handle).
+        let rc = unsafe { libc::pthread_join(self.id, ptr::null_mut()) };
+        assert_eq!(rc, 0, "pthread_join of a worker failed");
+        self.stack
+    }
+}
+
+extern "C" fn thread_main(start: *mut c_void) -> *mut c_void {
+    // SAFETY: `Thread::start` passed a `Box<Start>` and gave up its
+    // ownership to this thread.
+    let start = unsafe { Box::from_raw(start.cast::<Start>()) };
+    if let Some(name) = &start.name {
+        // SAFETY: a NUL-terminated name of at most 15 bytes; naming the
+        // calling thread. Failure only leaves the name unset.
+        unsafe { libc::pthread_setname_np(libc::pthread_self(), name.as_ptr()) };
+    }
+    let Start { main, returned, .. } = *start;
+    // `main` handles the panics it expects; one escaping here would
+    // otherwise unwind into C.
+    if panic::catch_unwind(AssertUnwindSafe(main)).is_err() {
+        eprintln!("workerpool: a worker thread panicked; aborting");
+        std::process::abort();
+    }
+    returned.store(true, Ordering::Release);
+    ptr::null_mut()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stacks::StackArena;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn runs_on_its_stack_with_its_name() {
+        let arena = StackArena::new(Some(128 << 10));
+        let stack = arena.take().expect("stack");
+        let (low, high) = (stack.low() as usize, stack.low() as usize + stack.bytes());
+        let seen = Arc::new(AtomicUsize::new(0));
+        let name_ok = Arc::new(AtomicBool::new(false));
+        let (seen2, name_ok2) = (Arc::clone(&seen), Arc::clone(&name_ok));
+        let thread = Thread::start(stack, "a-very-long-thread-name", move || {
+            let local = 0u8;
+            seen2.store(&local as *const u8 as usize, Ordering::SeqCst);
+            let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap_or_default();
+            name_ok2.store(comm.trim_end() == "a-very-long-thr", Ordering::SeqCst);
+        })
+        .map_err(|(e, _)| e)
+        .expect("start");
+        let stack = thread.join();
+        let address = seen.load(Ordering::SeqCst);
+        assert!((low..high).contains(&address), "ran on its own stack");
+        assert!(name_ok.load(Ordering::SeqCst), "named, cut to 15 bytes");
+        arena.give_back(stack, false);
+    }
+}
