@@ -124,9 +124,10 @@ impl Builder {
         self
     }
 
-    /// Stack size of every worker thread; 0 means the platform default.
-    /// Sizes under the platform minimum are rounded up; sizes above
-    /// [`MAX_STACK_SIZE`] are refused.
+    /// Stack size of every worker thread; 0 means the platform default
+    /// (pthread's: on Linux, `RLIMIT_STACK`, usually 8 MiB). Sizes under
+    /// the platform minimum are rounded up; sizes above [`MAX_STACK_SIZE`]
+    /// are refused. Each stack has a guard page below it.
     pub fn stack_size(mut self, bytes: usize) -> Result<Self, Error> {
         if bytes > MAX_STACK_SIZE {
             return Err(Error::Invalid);
@@ -137,7 +138,9 @@ impl Builder {
 
     /// Threads are named `<prefix>-<n>` (n counts from 0 per pool). Linux
     /// keeps the first 15 bytes of a thread name. An empty prefix or one with
-    /// a NUL byte is refused.
+    /// a NUL byte is refused. The name is the OS thread's (what `top`, gdb
+    /// and perf show); workers are not `std::thread`s, so
+    /// `std::thread::current().name()` is `None` on them.
     pub fn thread_name(mut self, prefix: &str) -> Result<Self, Error> {
         if prefix.is_empty() || prefix.contains('\0') {
             return Err(Error::Invalid);

@@ -10,8 +10,9 @@
 //! counters it decides on, `completions.rs` counts finished tasks, `worker.rs` runs and parks worker threads,
 //! `sleep.rs` puts idle workers to sleep and wakes them, `waiters.rs` does
 //! the same for blocked schedulers and `wait` callers, `gate.rs` keeps the
-//! memory alive while calls from other threads are inside, and `queue/` is
-//! the queue tasks travel in, which reuses its blocks.
+//! memory alive while calls from other threads are inside, `queue/` is
+//! the queue tasks travel in, which reuses its blocks, and `stacks.rs` and
+//! `thread.rs` start worker threads on stacks the pool maps itself.
 
 mod builder;
 mod completions;

@@ -160,9 +160,11 @@ pub unsafe extern "C" fn pool_options_set_idle_timeout_ms(
 }
 
 /// Stack size of every worker thread in bytes; 0 (the default) is the
-/// platform default. Sizes below the platform minimum are rounded up. A
-/// size the OS then refuses makes scheduling return `POOL_ERR_SPAWN` (lazy
-/// pool) or `pool_new` return NULL with errno EAGAIN (preallocated pool).
+/// platform default (pthread's: on Linux, `RLIMIT_STACK`, usually 8 MiB).
+/// Sizes below the platform minimum are rounded up to it, others to whole
+/// pages. Each stack has a guard page below it. A size the OS then refuses
+/// makes scheduling return `POOL_ERR_SPAWN` (lazy pool) or `pool_new`
+/// return NULL with errno EAGAIN (preallocated pool).
 ///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL or `bytes` is
 /// above 1 TiB.
