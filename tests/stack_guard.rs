@@ -1,0 +1,113 @@
+//! Every worker's stack has a guard page right below it: a task that writes
+//! just past the bottom of its stack (what a stack overflow does) kills the
+//! process with SIGSEGV instead of silently writing into memory that is
+//! not its own, such as the next worker's stack (the pool maps stacks side
+//! by side, `src/stacks.rs`).
+//!
+//! The faulting part runs in a child process: this test binary runs itself
+//! again with `STACK_GUARD_CHILD` set.
+
+use std::ffi::c_void;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::ptr;
+
+use workerpool::ffi::*;
+
+const CHILD: &str = "STACK_GUARD_CHILD";
+
+/// The lowest address of the calling thread's stack.
+fn own_stack_bottom() -> usize {
+    // SAFETY: the attr is initialised by pthread_getattr_np before use and
+    // destroyed once.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        assert_eq!(libc::pthread_getattr_np(libc::pthread_self(), &mut attr), 0);
+        let mut addr = ptr::null_mut();
+        let mut size = 0;
+        assert_eq!(libc::pthread_attr_getstack(&attr, &mut addr, &mut size), 0);
+        libc::pthread_attr_destroy(&mut attr);
+        addr as usize
+    }
+}
+
+/// Writes one byte just below the bottom of the worker's stack.
+unsafe extern "C" fn write_below_stack(_: *mut c_void) {
+    let below = (own_stack_bottom() - 64) as *mut u8;
+    eprintln!("writing at {below:p}, below the stack");
+    // SAFETY: not safe at all: this is the overflow the guard must stop.
+    unsafe { ptr::write_volatile(below, 1) };
+    eprintln!("the write went through: no guard page");
+    std::process::exit(3);
+}
+
+/// In the child: a pool of 64 KiB stacks, lazy or preallocated, and the bad
+/// write from one of its workers. (The page below a stack is always mapped,
+/// as part of the pool's chunk: without the guard the write would go
+/// through, and the child would exit with 3.)
+fn child(prealloc: bool) -> ! {
+    // SAFETY: plain C-API use.
+    unsafe {
+        let opts = pool_options_new();
+        assert_eq!(
+            pool_options_set_stack_size(opts, 64 << 10),
+            pool_status::POOL_OK
+        );
+        assert_eq!(
+            pool_options_set_prealloc(opts, prealloc),
+            pool_status::POOL_OK
+        );
+        assert_eq!(
+            pool_options_set_queue_size(opts, usize::MAX),
+            pool_status::POOL_OK
+        );
+        let pool = pool_new(8, opts);
+        pool_options_free(opts);
+        assert!(!pool.is_null());
+        assert_eq!(
+            pool_schedule(pool, Some(write_below_stack), ptr::null_mut()),
+            pool_status::POOL_OK
+        );
+        pool_wait(pool);
+    }
+    eprintln!("the task returned");
+    std::process::exit(4);
+}
+
+fn check(prealloc: bool) {
+    let exe = std::env::current_exe().expect("test binary");
+    let name = if prealloc {
+        "guard_page_below_every_stack_prealloc"
+    } else {
+        "guard_page_below_every_stack_lazy"
+    };
+    let out = Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, if prealloc { "prealloc" } else { "lazy" })
+        .output()
+        .expect("run the child");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGSEGV),
+        "the write below the stack must fault; child: {:?}, stderr:\n{stderr}",
+        out.status
+    );
+    assert!(stderr.contains("below the stack"), "the task ran: {stderr}");
+}
+
+#[test]
+fn guard_page_below_every_stack_lazy() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("lazy") => child(false),
+        _ => check(false),
+    }
+}
+
+#[test]
+fn guard_page_below_every_stack_prealloc() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("prealloc") => child(true),
+        _ => check(true),
+    }
+}
