@@ -246,41 +246,36 @@ mod tests {
         fits_in_place::<F>()
     }
 
+    /// A job adding to `counter`: 1 from a closure kept in place, 4 from
+    /// one too large for that (boxed).
+    fn counting_job(counter: Arc<AtomicUsize>, boxed: bool) -> Job {
+        if boxed {
+            let big = [7u64; 4];
+            Job::closure(move || {
+                counter.fetch_add(big.len(), Ordering::SeqCst);
+            })
+        } else {
+            Job::closure(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })
+        }
+    }
+
     /// Every kind runs its task once, and a job dropped unrun drops its
     /// captures once (counted through an `Arc`'s strong count).
     #[test]
     fn run_and_drop_each_release_the_captures_once() {
         let ran = Arc::new(AtomicUsize::new(0));
-        let big = [7u64; 4];
         for boxed in [false, true] {
-            let counter = Arc::clone(&ran);
-            let job = if boxed {
-                Job::closure(move || {
-                    counter.fetch_add(big.len(), Ordering::SeqCst);
-                })
-            } else {
-                Job::closure(move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                })
-            };
+            let job = counting_job(Arc::clone(&ran), boxed);
             assert_eq!(Arc::strong_count(&ran), 2);
             assert!(matches!(job.run(None), Outcome::Finished));
             assert_eq!(Arc::strong_count(&ran), 1);
 
-            let counter = Arc::clone(&ran);
-            let unrun = if boxed {
-                Job::closure(move || {
-                    counter.fetch_add(big.len(), Ordering::SeqCst);
-                })
-            } else {
-                Job::closure(move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                })
-            };
-            drop(unrun);
+            drop(counting_job(Arc::clone(&ran), boxed));
             assert_eq!(Arc::strong_count(&ran), 1);
         }
-        assert_eq!(ran.load(Ordering::SeqCst), 1 + big.len());
+        assert_eq!(ran.load(Ordering::SeqCst), 1 + 4);
     }
 
     #[test]
