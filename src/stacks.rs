@@ -20,7 +20,7 @@
 
 use std::io;
 use std::ptr::{self, NonNull};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 const MAX_PER_CHUNK: usize = 256;
 const MAX_CHUNK_BYTES: usize = 256 << 20;
@@ -84,7 +84,7 @@ impl StackArena {
             _ => 4096,
         };
         let wanted = requested.unwrap_or_else(default_stack_size);
-        let minimum = libc::PTHREAD_STACK_MIN.max(2 * page);
+        let minimum = min_stack_size().max(2 * page);
         let stack_bytes = wanted.max(minimum).div_ceil(page).saturating_mul(page);
         StackArena {
             page,
@@ -208,6 +208,35 @@ fn map_chunk(bytes: usize) -> io::Result<Chunk> {
     Ok(Chunk {
         base: NonNull::new(base.cast()).expect("mmap does not return null on success"),
         bytes,
+    })
+}
+
+/// The smallest stack a thread can run on, as `std::thread` computes it:
+/// glibc's `__pthread_get_minstack`, which adds the static TLS (glibc puts
+/// it, and the thread's descriptor, at the top of the stack) and a guard's
+/// size to `PTHREAD_STACK_MIN`; just `PTHREAD_STACK_MIN` where it is
+/// missing.
+fn min_stack_size() -> usize {
+    static MIN: OnceLock<usize> = OnceLock::new();
+    *MIN.get_or_init(|| {
+        type GetMinstack = unsafe extern "C" fn(*const libc::pthread_attr_t) -> libc::size_t;
+        // SAFETY: dlsym with a NUL-terminated name looks a symbol up.
+        let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__pthread_get_minstack".as_ptr()) };
+        if symbol.is_null() {
+            return libc::PTHREAD_STACK_MIN;
+        }
+        // SAFETY: glibc's __pthread_get_minstack has this signature.
+        let get_minstack: GetMinstack = unsafe { std::mem::transmute(symbol) };
+        // SAFETY: the attr is initialised before use and destroyed once.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_attr_init(&mut attr) != 0 {
+                return libc::PTHREAD_STACK_MIN;
+            }
+            let minimum = get_minstack(&attr);
+            libc::pthread_attr_destroy(&mut attr);
+            minimum.max(libc::PTHREAD_STACK_MIN)
+        }
     })
 }
 

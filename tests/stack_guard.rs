@@ -1,16 +1,18 @@
-//! Every worker's stack has a guard page right below it: a task that writes
-//! just past the bottom of its stack (what a stack overflow does) kills the
-//! process with SIGSEGV instead of silently writing into memory that is
-//! not its own, such as the next worker's stack (the pool maps stacks side
-//! by side, `src/stacks.rs`).
+//! Worker stacks: every one has a guard page right below it, and even the
+//! smallest leaves a task room to work.
 //!
-//! The faulting part runs in a child process: this test binary runs itself
-//! again with `STACK_GUARD_CHILD` set.
+//! A task that writes just past the bottom of its stack (what a stack
+//! overflow does) must kill the process with SIGSEGV instead of silently
+//! writing into memory that is not its own, such as the next worker's
+//! stack (the pool maps stacks side by side, `src/stacks.rs`). That part
+//! runs in a child process: this test binary runs itself again with
+//! `STACK_GUARD_CHILD` set.
 
 use std::ffi::c_void;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use workerpool::ffi::*;
 
@@ -110,4 +112,41 @@ fn guard_page_below_every_stack_prealloc() {
         Ok("prealloc") => child(true),
         _ => check(true),
     }
+}
+
+static ROOM: AtomicUsize = AtomicUsize::new(0);
+
+/// Stores how much stack lies below this frame.
+unsafe extern "C" fn measure_room(_: *mut c_void) {
+    let here = 0u8;
+    let here = std::hint::black_box(&here) as *const u8 as usize;
+    ROOM.store(here - own_stack_bottom(), Ordering::SeqCst);
+}
+
+/// glibc keeps a thread's descriptor and static TLS at the top of its
+/// stack, so a stack of exactly `PTHREAD_STACK_MIN` leaves a task much
+/// less than that (~11 KiB here; a worker starting a thread from there
+/// overflowed under AddressSanitizer). The smallest stack the pool gives
+/// is glibc's minimum with the TLS counted, as `std::thread`'s: the task
+/// keeps at least `PTHREAD_STACK_MIN` below its frame.
+#[test]
+fn the_smallest_stack_leaves_a_task_pthread_stack_min() {
+    // SAFETY: plain C-API use.
+    unsafe {
+        let opts = pool_options_new();
+        assert_eq!(pool_options_set_stack_size(opts, 1), pool_status::POOL_OK);
+        let pool = pool_new(1, opts);
+        pool_options_free(opts);
+        assert!(!pool.is_null());
+        assert_eq!(
+            pool_schedule(pool, Some(measure_room), ptr::null_mut()),
+            pool_status::POOL_OK
+        );
+        assert_eq!(pool_free(pool), pool_status::POOL_OK);
+    }
+    let room = ROOM.load(Ordering::SeqCst);
+    assert!(
+        room >= libc::PTHREAD_STACK_MIN,
+        "{room} bytes of stack below the task's frame"
+    );
 }
