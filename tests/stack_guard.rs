@@ -8,7 +8,7 @@
 //! runs in a child process: this test binary runs itself again with
 //! `STACK_GUARD_CHILD` set.
 
-use std::ffi::c_void;
+use std::ffi::{c_int, c_void};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::ptr;
@@ -43,35 +43,44 @@ unsafe extern "C" fn write_below_stack(_: *mut c_void) {
     std::process::exit(3);
 }
 
-/// In the child: a pool of 64 KiB stacks, lazy or preallocated, and the bad
-/// write from one of its workers. (The page below a stack is always mapped,
-/// as part of the pool's chunk: without the guard the write would go
-/// through, and the child would exit with 3.)
-fn child(prealloc: bool) -> ! {
+/// A pool of `capacity` workers with `stack` bytes of stack each, lazy or
+/// preallocated, that has been given `task` once.
+fn pool_running(
+    stack: usize,
+    capacity: c_int,
+    prealloc: bool,
+    task: unsafe extern "C" fn(*mut c_void),
+) -> *mut pool_t {
     // SAFETY: plain C-API use.
     unsafe {
         let opts = pool_options_new();
         assert_eq!(
-            pool_options_set_stack_size(opts, 64 << 10),
+            pool_options_set_stack_size(opts, stack),
             pool_status::POOL_OK
         );
         assert_eq!(
             pool_options_set_prealloc(opts, prealloc),
             pool_status::POOL_OK
         );
-        assert_eq!(
-            pool_options_set_queue_size(opts, usize::MAX),
-            pool_status::POOL_OK
-        );
-        let pool = pool_new(8, opts);
+        let pool = pool_new(capacity, opts);
         pool_options_free(opts);
         assert!(!pool.is_null());
         assert_eq!(
-            pool_schedule(pool, Some(write_below_stack), ptr::null_mut()),
+            pool_schedule(pool, Some(task), ptr::null_mut()),
             pool_status::POOL_OK
         );
-        pool_wait(pool);
+        pool
     }
+}
+
+/// In the child: a pool of 64 KiB stacks, lazy or preallocated, and the bad
+/// write from one of its workers. (The page below a stack is always mapped,
+/// as part of the pool's chunk: without the guard the write would go
+/// through, and the child would exit with 3.)
+fn child(prealloc: bool) -> ! {
+    let pool = pool_running(64 << 10, 8, prealloc, write_below_stack);
+    // SAFETY: a live pool.
+    unsafe { pool_wait(pool) };
     eprintln!("the task returned");
     std::process::exit(4);
 }
@@ -131,19 +140,9 @@ unsafe extern "C" fn measure_room(_: *mut c_void) {
 /// keeps at least `PTHREAD_STACK_MIN` below its frame.
 #[test]
 fn the_smallest_stack_leaves_a_task_pthread_stack_min() {
-    // SAFETY: plain C-API use.
-    unsafe {
-        let opts = pool_options_new();
-        assert_eq!(pool_options_set_stack_size(opts, 1), pool_status::POOL_OK);
-        let pool = pool_new(1, opts);
-        pool_options_free(opts);
-        assert!(!pool.is_null());
-        assert_eq!(
-            pool_schedule(pool, Some(measure_room), ptr::null_mut()),
-            pool_status::POOL_OK
-        );
-        assert_eq!(pool_free(pool), pool_status::POOL_OK);
-    }
+    let pool = pool_running(1, 1, false, measure_room);
+    // SAFETY: a live pool, freed once.
+    assert_eq!(unsafe { pool_free(pool) }, pool_status::POOL_OK);
     let room = ROOM.load(Ordering::SeqCst);
     assert!(
         room >= libc::PTHREAD_STACK_MIN,
