@@ -458,7 +458,7 @@ impl Shared {
         };
         // The pool lives on: its stacks' pages go back to the OS.
         for thread in finished {
-            self.stacks.give_back(thread.join(), true);
+            thread.join(&self.stacks, true);
         }
     }
 
@@ -529,7 +529,7 @@ impl Shared {
                 continue;
             }
             for thread in handles {
-                self.stacks.give_back(thread.join(), false);
+                thread.join(&self.stacks, false);
             }
         }
         // A fast-path schedule that gave its task back finishes under a

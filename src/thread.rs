@@ -15,7 +15,7 @@ use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::stacks::Stack;
+use crate::stacks::{Stack, StackArena};
 
 /// Linux keeps 15 bytes of a thread name (and refuses longer ones).
 const NAME_BYTES: usize = 15;
@@ -35,9 +35,23 @@ struct Start {
 }
 
 impl Thread {
-    /// Starts `main` on a new thread on `stack`, named `name` (cut to 15
-    /// bytes). On failure the stack comes back with the error.
+    /// Starts `main` on a new thread named `name` (cut to 15 bytes), on a
+    /// stack from `stacks`; `join` gives the stack back.
     pub(crate) fn start(
+        stacks: &StackArena,
+        name: &str,
+        main: impl FnOnce() + Send + 'static,
+    ) -> io::Result<Thread> {
+        let stack = stacks.take()?;
+        Thread::start_on(stack, name, main).map_err(|(error, stack)| {
+            stacks.give_back(stack, false);
+            error
+        })
+    }
+
+    /// `start` on a given stack; on failure the stack comes back with the
+    /// error.
+    fn start_on(
         stack: Stack,
         name: &str,
         main: impl FnOnce() + Send + 'static,
@@ -96,13 +110,15 @@ impl Thread {
         self.returned.load(Ordering::Acquire)
     }
 
-    /// Waits for the thread to exit; its stack is then free again.
-    pub(crate) fn join(self) -> Stack {
-        // SAFETY: a joinable thread started by `start`, joined once (this
-        // consumes the handle).
+    /// Waits for the thread to exit, then gives its stack back to `stacks`
+    /// (the arena it came from); with `release`, its pages go back to the
+    /// OS as well (`StackArena::give_back`).
+    pub(crate) fn join(self, stacks: &StackArena, release: bool) {
+        // SAFETY: a joinable thread started by `start_on`, joined once
+        // (this consumes the handle).
         let rc = unsafe { libc::pthread_join(self.id, ptr::null_mut()) };
         assert_eq!(rc, 0, "pthread_join of a worker failed");
-        self.stack
+        stacks.give_back(self.stack, release);
     }
 }
 
@@ -135,12 +151,10 @@ mod tests {
     #[test]
     fn runs_on_its_stack_with_its_name() {
         let arena = StackArena::new(Some(128 << 10));
-        let stack = arena.take().expect("stack");
-        let low = stack.low() as usize;
         let seen = Arc::new(AtomicUsize::new(0));
         let name_ok = Arc::new(AtomicBool::new(false));
         let (seen2, name_ok2) = (Arc::clone(&seen), Arc::clone(&name_ok));
-        let thread = Thread::start(stack, "a-very-long-thread-name", move || {
+        let thread = Thread::start(&arena, "a-very-long-thread-name", move || {
             // The stack the thread runs on, as pthread reports it (not a
             // local's address: ASan moves locals to a fake stack).
             // SAFETY: the attr is initialised by pthread_getattr_np before
@@ -159,11 +173,10 @@ mod tests {
             let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap_or_default();
             name_ok2.store(comm.trim_end() == "a-very-long-thr", Ordering::SeqCst);
         })
-        .map_err(|(e, _)| e)
         .expect("start");
-        let stack = thread.join();
+        let low = thread.stack.low() as usize;
+        thread.join(&arena, false);
         assert_eq!(seen.load(Ordering::SeqCst), low, "ran on its own stack");
         assert!(name_ok.load(Ordering::SeqCst), "named, cut to 15 bytes");
-        arena.give_back(stack, false);
     }
 }

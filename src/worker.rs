@@ -34,19 +34,11 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
     if crate::fault::spawn_should_fail() {
         return Err(io::Error::other("injected thread start failure"));
     }
-    let stack = shared.stacks.take()?;
     let name = format!("{}-{}", shared.config.thread_name, number);
     let worker_shared = Arc::clone(shared);
-    match Thread::start(stack, &name, move || run(worker_shared, number)) {
-        Ok(thread) => {
-            shared.register(thread);
-            Ok(())
-        }
-        Err((error, stack)) => {
-            shared.stacks.give_back(stack, false);
-            Err(error)
-        }
-    }
+    let thread = Thread::start(&shared.stacks, &name, move || run(worker_shared, number))?;
+    shared.register(thread);
+    Ok(())
 }
 
 /// Aborts the process if the pool's own machinery panics on a worker:
