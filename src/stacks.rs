@@ -55,9 +55,8 @@ struct Inner {
     chunks: Vec<Chunk>,
     /// Stacks given back, ready for another thread.
     free: Vec<Stack>,
-    /// Stacks of the newest chunk never handed out, and the next one's
-    /// index.
-    fresh_left: usize,
+    /// How many stacks of the newest chunk were handed out; the rest were
+    /// never used.
     fresh_next: usize,
     /// Stacks handed out and not given back.
     out: usize,
@@ -92,7 +91,6 @@ impl StackArena {
             inner: Mutex::new(Inner {
                 chunks: Vec::new(),
                 free: Vec::new(),
-                fresh_left: 0,
                 fresh_next: 0,
                 out: 0,
             }),
@@ -110,15 +108,18 @@ impl StackArena {
                 inner.out += 1;
                 return Ok(stack);
             }
-            if inner.fresh_left == 0 {
-                let stacks = self.next_chunk_len(inner.chunks.len(), slot);
+            let newest_is_used_up = inner
+                .chunks
+                .last()
+                .is_none_or(|chunk| inner.fresh_next == chunk.bytes / slot);
+            if newest_is_used_up {
+                let stacks = next_chunk_len(inner.chunks.len(), slot);
                 let chunk = match map_chunk(stacks * slot) {
                     Ok(chunk) => chunk,
                     // A large chunk may be refused where one stack is not.
                     Err(_) if stacks > 1 => map_chunk(slot)?,
                     Err(error) => return Err(error),
                 };
-                inner.fresh_left = chunk.bytes / slot;
                 inner.fresh_next = 0;
                 inner.chunks.push(chunk);
             }
@@ -127,7 +128,6 @@ impl StackArena {
             // inside the chunk.
             let guard = unsafe { chunk.base.as_ptr().add(inner.fresh_next * slot) };
             inner.fresh_next += 1;
-            inner.fresh_left -= 1;
             inner.out += 1;
             guard
         };
@@ -160,13 +160,6 @@ impl StackArena {
         inner.free.push(stack);
     }
 
-    fn next_chunk_len(&self, chunks_so_far: usize, slot: usize) -> usize {
-        let geometric = 1usize << chunks_so_far.min(usize::BITS as usize - 1);
-        geometric
-            .min(MAX_PER_CHUNK)
-            .min((MAX_CHUNK_BYTES / slot).max(1))
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -187,6 +180,15 @@ impl Drop for StackArena {
             unsafe { libc::munmap(chunk.base.as_ptr().cast(), chunk.bytes) };
         }
     }
+}
+
+/// Stacks in the next chunk, after `chunks_so_far`, for `slot`-byte slots
+/// (guard and stack): 1, 2, 4, ... capped.
+fn next_chunk_len(chunks_so_far: usize, slot: usize) -> usize {
+    let geometric = 1usize << chunks_so_far.min(usize::BITS as usize - 1);
+    geometric
+        .min(MAX_PER_CHUNK)
+        .min((MAX_CHUNK_BYTES / slot).max(1))
 }
 
 fn map_chunk(bytes: usize) -> io::Result<Chunk> {
@@ -227,32 +229,36 @@ fn min_stack_size() -> usize {
         }
         // SAFETY: glibc's __pthread_get_minstack has this signature.
         let get_minstack: GetMinstack = unsafe { std::mem::transmute(symbol) };
-        // SAFETY: the attr is initialised before use and destroyed once.
-        unsafe {
-            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-            if libc::pthread_attr_init(&mut attr) != 0 {
-                return libc::PTHREAD_STACK_MIN;
-            }
-            let minimum = get_minstack(&attr);
-            libc::pthread_attr_destroy(&mut attr);
-            minimum.max(libc::PTHREAD_STACK_MIN)
-        }
+        // SAFETY: the attr is a live, initialised default attr.
+        with_default_attr(|attr| Some(unsafe { get_minstack(attr) }))
+            .map_or(libc::PTHREAD_STACK_MIN, |n| n.max(libc::PTHREAD_STACK_MIN))
     })
 }
 
 /// The stack size `pthread_create` gives by default (on Linux, glibc
 /// derives it from `RLIMIT_STACK`: 8 MiB usually).
 fn default_stack_size() -> usize {
-    // SAFETY: the attr is initialised before use and destroyed once.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-        if libc::pthread_attr_init(&mut attr) != 0 {
-            return 8 << 20;
-        }
+    with_default_attr(|attr| {
         let mut size: libc::size_t = 0;
-        let rc = libc::pthread_attr_getstacksize(&attr, &mut size);
-        libc::pthread_attr_destroy(&mut attr);
-        if rc != 0 || size == 0 { 8 << 20 } else { size }
+        // SAFETY: the attr is a live, initialised default attr.
+        let rc = unsafe { libc::pthread_attr_getstacksize(attr, &mut size) };
+        (rc == 0 && size > 0).then_some(size)
+    })
+    .unwrap_or(8 << 20)
+}
+
+/// `read` applied to a default-initialised pthread attr (`None` if the
+/// attr cannot be initialised).
+fn with_default_attr(read: impl FnOnce(&libc::pthread_attr_t) -> Option<usize>) -> Option<usize> {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: the attr is initialised before it is read and destroyed once.
+    unsafe {
+        if libc::pthread_attr_init(attr.as_mut_ptr()) != 0 {
+            return None;
+        }
+        let value = read(attr.assume_init_ref());
+        libc::pthread_attr_destroy(attr.as_mut_ptr());
+        value
     }
 }
 
@@ -286,11 +292,11 @@ mod tests {
     fn chunks_grow_geometrically_up_to_a_cap() {
         let arena = StackArena::new(Some(64 << 10));
         let slot = arena.page + arena.stack_bytes;
-        let lens: Vec<usize> = (0..12).map(|i| arena.next_chunk_len(i, slot)).collect();
+        let lens: Vec<usize> = (0..12).map(|i| next_chunk_len(i, slot)).collect();
         assert_eq!(lens[..4], [1, 2, 4, 8]);
         assert_eq!(lens[11], MAX_PER_CHUNK);
         let big = StackArena::new(Some(64 << 20));
         let slot = big.page + big.stack_bytes;
-        assert_eq!(big.next_chunk_len(20, slot), MAX_CHUNK_BYTES / slot);
+        assert_eq!(next_chunk_len(20, slot), MAX_CHUNK_BYTES / slot);
     }
 }
