@@ -63,23 +63,13 @@ typedef enum pool_status {
  * until `pool_free` is called; using the handle after `pool_free` returned
  * is undefined, as with `free()`.
  */
-typedef struct pool pool;
+typedef struct pool pool_t;
 
 /**
  * Opaque option builder. Create with `pool_options_new`, free with
  * `pool_options_free`. Not thread-safe: do not change one options object
  * from two threads at once (reading it in `pool_new` from several threads
  * is fine).
- */
-typedef struct pool_options pool_options;
-
-/**
- * Alias used throughout the C API.
- */
-typedef struct pool pool_t;
-
-/**
- * Alias used throughout the C API.
  */
 typedef struct pool_options pool_options_t;
 
@@ -140,8 +130,12 @@ extern "C" {
  *
  * Returns the handle, owned by the caller and released with `pool_free`.
  * On failure returns NULL with errno set, having released everything it
- * made: EAGAIN when a preallocated thread could not be started (for
- * example a stack size the OS refuses). Thread-safe.
+ * made: EAGAIN when a preallocated thread could not be started (no memory
+ * for its stack, a stack size the OS refuses, the thread limit); EINVAL
+ * for an invalid option (every setter refuses invalid values first, so an
+ * options object built with them never gives it). Running out of heap
+ * for the pool's own few KiB of state aborts the process, as any Rust
+ * allocation does, instead of returning NULL with ENOMEM. Thread-safe.
  *
  * # Safety
  * `opts` is NULL or a live pointer from `pool_options_new`.
@@ -177,9 +171,10 @@ enum pool_status pool_schedule(pool_t *pool, pool_task_fn task, void *arg);
 /**
  * Like `pool_schedule` but never waits, whatever the pool's block option.
  *
+ * Ownership: `arg` stays the caller's; the pool only passes it to `task`.
+ * Thread-safe: any thread may call it, tasks included.
  * Returns `POOL_OK`, `POOL_ERR_NO_IDLE_WORKER` (full), `POOL_ERR_FREED`,
  * `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task` NULL).
- * Thread-safe.
  *
  * # Safety
  * As for `pool_schedule`.
@@ -192,9 +187,12 @@ enum pool_status pool_try_schedule(pool_t *pool, pool_task_fn task, void *arg);
  * pool waits too). A timeout too large to represent waits for ever; 0
  * behaves like `pool_try_schedule` but reports `POOL_ERR_TIMEOUT`.
  *
+ * Ownership: `arg` stays the caller's; the pool only passes it to `task`.
+ * Thread-safe: any thread may call it, tasks included.
+ *
  * Returns `POOL_OK`, `POOL_ERR_TIMEOUT` (no room before the deadline),
- * `POOL_ERR_FREED`, `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task`
- * NULL). Thread-safe.
+ * `POOL_ERR_FREED` (`pool_free` began, also for a caller that was
+ * waiting), `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task` NULL).
  *
  * # Safety
  * As for `pool_schedule`.
@@ -212,7 +210,9 @@ enum pool_status pool_schedule_timeout(pool_t *pool,
  *
  * Returns `POOL_OK`, `POOL_ERR_DEADLOCK` (called from one of this pool's
  * workers, which would wait for itself), `POOL_ERR_FREED` (`pool_free`
- * began before the call), `POOL_ERR_INVALID` (`pool` NULL).
+ * began, before the call or while it waited: it returns at once, and
+ * `pool_free` still runs every accepted task), `POOL_ERR_INVALID` (`pool`
+ * NULL).
  *
  * # Safety
  * `pool` is NULL or a live handle.
@@ -253,7 +253,11 @@ void pool_get_stats(const pool_t *pool, struct pool_stats *out);
  * is invalid. A task that never returns keeps `pool_free` waiting.
  *
  * `pool_free(NULL)` is a no-op returning `POOL_OK`. Must be called once per
- * handle.
+ * handle. Thread-safe against every other call on the pool from any
+ * thread (they return `POOL_ERR_FREED` or finish first), but not against
+ * a second `pool_free` of the same handle. Ownership: the handle and
+ * everything the pool allocated are released; `arg`s of tasks stay the
+ * caller's.
  *
  * Returns `POOL_OK`, or `POOL_ERR_DEADLOCK` when called from one of this
  * pool's workers (a task or a thread hook); the pool is then untouched.
@@ -288,6 +292,9 @@ void pool_options_free(pool_options_t *opts);
  * Whether `pool_schedule` waits for room (true, the default) or returns
  * `POOL_ERR_NO_IDLE_WORKER` at once when the pool is full (false).
  *
+ * Ownership: `opts` stays the caller's; the pool built from it copies the
+ * value. Not thread-safe on one `opts` (see `pool_options_t`).
+ *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
  *
  * # Safety
@@ -298,6 +305,9 @@ enum pool_status pool_options_set_block(pool_options_t *opts, bool block);
 /**
  * Whether `pool_new` starts all `capacity` workers before it returns
  * (true) or workers start on demand (false, the default).
+ *
+ * Ownership: `opts` stays the caller's; the pool built from it copies the
+ * value. Not thread-safe on one `opts` (see `pool_options_t`).
  *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
  *
@@ -314,6 +324,9 @@ enum pool_status pool_options_set_prealloc(pool_options_t *opts, bool prealloc);
  * 1.7 * 10^10 tasks, 512 GiB of queue), which must not be exceeded. A
  * finite size is capped at that count.
  *
+ * Ownership: `opts` stays the caller's; the pool built from it copies the
+ * value. Not thread-safe on one `opts` (see `pool_options_t`).
+ *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
  *
  * # Safety
@@ -325,6 +338,9 @@ enum pool_status pool_options_set_queue_size(pool_options_t *opts, size_t n);
  * A worker idle for longer than `ms` milliseconds exits; the pool starts
  * workers again on demand. 0 (the default): workers never expire. Applies
  * to preallocated workers too.
+ *
+ * Ownership: `opts` stays the caller's; the pool built from it copies the
+ * value. Not thread-safe on one `opts` (see `pool_options_t`).
  *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
  *
@@ -341,6 +357,9 @@ enum pool_status pool_options_set_idle_timeout_ms(pool_options_t *opts, uint64_t
  * makes scheduling return `POOL_ERR_SPAWN` (lazy pool) or `pool_new`
  * return NULL with errno EAGAIN (preallocated pool).
  *
+ * Ownership: `opts` stays the caller's; the pool built from it copies the
+ * value. Not thread-safe on one `opts` (see `pool_options_t`).
+ *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL or `bytes` is
  * above 1 TiB.
  *
@@ -352,8 +371,12 @@ enum pool_status pool_options_set_stack_size(pool_options_t *opts, size_t bytes)
 /**
  * Names worker threads "<prefix>-<n>", n counting from 0 in each pool, as
  * seen in /proc/<pid>/task/<tid>/comm, gdb and top. The string is copied.
- * Linux keeps 15 bytes of a thread name: a longer name is cut, not refused.
+ * Linux keeps 15 bytes of a thread name: a longer name is cut (on a UTF-8
+ * character boundary), not refused.
  * Default prefix: "workerpool".
+ *
+ * Ownership: `opts` stays the caller's; the pool built from it copies the
+ * value. Not thread-safe on one `opts` (see `pool_options_t`).
  *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` or `prefix` is NULL,
  * `prefix` is empty, or it is not valid UTF-8.
@@ -376,8 +399,12 @@ enum pool_status pool_options_set_thread_name(pool_options_t *opts, const char *
  * Use them to attach a worker to a runtime (JNI `AttachCurrentThread` /
  * `DetachCurrentThread`, Python's `PyGILState_Ensure`), to set up and tear
  * down per-thread allocators or RNG seeds, or to count threads.
- * Hooks must not call `pool_free` or `pool_wait` on their pool
- * (`POOL_ERR_DEADLOCK`).
+ * Hooks must not call `pool_free` or `pool_wait` on their pool: they get
+ * `POOL_ERR_DEADLOCK` (or, for `pool_wait` once `pool_free` began, as in
+ * an `on_exit` during `pool_free`, `POOL_ERR_FREED`).
+ *
+ * Ownership: `opts` stays the caller's; the pool built from it copies the
+ * value. Not thread-safe on one `opts` (see `pool_options_t`).
  *
  * Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
  *

@@ -137,7 +137,8 @@ impl Builder {
     }
 
     /// Threads are named `<prefix>-<n>` (n counts from 0 per pool). Linux
-    /// keeps the first 15 bytes of a thread name. An empty prefix or one with
+    /// keeps the first 15 bytes of a thread name (cut on a character
+    /// boundary). An empty prefix or one with
     /// a NUL byte is refused. The name is the OS thread's (what `top`, gdb
     /// and perf show); workers are not `std::thread`s, so
     /// `std::thread::current().name()` is `None` on them.

@@ -119,7 +119,9 @@ impl Pool {
 
     /// Blocks until no accepted task is queued or running; every task
     /// accepted before the call has then finished. [`Error::Deadlock`] when
-    /// called from one of this pool's workers.
+    /// called from one of this pool's workers; [`Error::Freed`] once the
+    /// pool is shutting down (only reachable through the C API's
+    /// `pool_free`: a `Pool` is shut down by dropping it).
     pub fn wait(&self) -> Result<(), Error> {
         self.shared.wait_idle()
     }

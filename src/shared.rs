@@ -470,17 +470,31 @@ impl Shared {
         self.departed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Blocks until no accepted task is queued or running.
+    /// Blocks until no accepted task is queued or running, or until the
+    /// pool begins closing: then `Freed`, at once, even for a caller
+    /// already waiting. Closing runs every accepted task anyway, and a
+    /// waiter that the closing thread (or a task) depends on must not be
+    /// held until the tasks are done.
     pub(crate) fn wait_idle(&self) -> Result<(), Error> {
         if worker::is_worker_of(self) {
             return Err(Error::Deadlock);
         }
-        if self.drained() {
-            return Ok(());
+        // `begin_close` sets the flag before it wakes the waiters (under
+        // their lock), so a poll that missed the flag is followed by that
+        // wake-up.
+        let poll = || {
+            if self.counts.load().closing() {
+                Some(Err(Error::Freed))
+            } else {
+                self.drained().then_some(Ok(()))
+            }
+        };
+        if let Some(result) = poll() {
+            return result;
         }
-        let poll = || self.drained().then_some(());
-        self.waiters.sleep_until(Reason::Drained, None, poll);
-        Ok(())
+        self.waiters
+            .sleep_until(Reason::Drained, None, poll)
+            .unwrap_or_else(|| unreachable!("no deadline"))
     }
 
     pub(crate) fn set_capacity(&self, capacity: usize) -> Result<(), Error> {

@@ -20,6 +20,16 @@ use crate::stacks::{Stack, StackArena};
 /// Linux keeps 15 bytes of a thread name (and refuses longer ones).
 const NAME_BYTES: usize = 15;
 
+/// The longest start of `text` that fits in `bytes` bytes and ends on a
+/// character boundary (a name cut inside a character is not UTF-8).
+fn cut(text: &str, bytes: usize) -> &str {
+    let mut end = text.len().min(bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// A started thread that must be joined.
 pub(crate) struct Thread {
     id: libc::pthread_t,
@@ -35,8 +45,9 @@ struct Start {
 }
 
 impl Thread {
-    /// Starts `main` on a new thread named `name` (cut to 15 bytes), on a
-    /// stack from `stacks`; `join` gives the stack back.
+    /// Starts `main` on a new thread named `name` (cut to 15 bytes, on a
+    /// character boundary), on a stack from `stacks`; `join` gives the
+    /// stack back.
     pub(crate) fn start(
         stacks: &StackArena,
         name: &str,
@@ -57,7 +68,7 @@ impl Thread {
         main: impl FnOnce() + Send + 'static,
     ) -> Result<Thread, (io::Error, Stack)> {
         let returned = Arc::new(AtomicBool::new(false));
-        let name = &name.as_bytes()[..name.len().min(NAME_BYTES)];
+        let name = cut(name, NAME_BYTES);
         let start = Box::new(Start {
             main: Box::new(main),
             name: CString::new(name).ok(),
@@ -147,6 +158,14 @@ mod tests {
     use super::*;
     use crate::stacks::StackArena;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn names_are_cut_on_a_character_boundary() {
+        assert_eq!(cut("workerpool-3", NAME_BYTES), "workerpool-3");
+        assert_eq!(cut("averyverylongprefix-1", NAME_BYTES), "averyverylongpr");
+        // 'é' is two bytes: 15 bytes end inside the eighth.
+        assert_eq!(cut("éééééééé-0", NAME_BYTES), "ééééééé");
+    }
 
     #[test]
     fn runs_on_its_stack_with_its_name() {

@@ -317,6 +317,9 @@ mod thread_names {
             names_of(Some(c"averyveryverylongprefix"), 1),
             vec!["averyveryverylo"]
         );
+        // On a character boundary: 'é' is two bytes, and 15 bytes end
+        // inside the eighth.
+        assert_eq!(names_of(Some(c"éééééééé"), 1), vec!["ééééééé"]);
     }
 }
 
@@ -602,6 +605,47 @@ fn free_releases_blocked_schedulers() {
     freer.join().unwrap();
     assert_eq!(g.done(), 1);
     assert_eq!(count.load(SeqCst), 0, "refused tasks must not run");
+}
+
+/// `pool_wait` returns `POOL_ERR_FREED` once `pool_free` began: a caller
+/// already waiting is released at once, and a later call does not wait,
+/// though a task is still running (which `pool_free` still waits for). A
+/// waiter held until the tasks finish would hang for good whenever the
+/// running task waits for that thread.
+#[test]
+fn free_releases_waiters() {
+    let p = new_pool(1, true, false, 0);
+    let pp = PoolPtr::new(p);
+    let g = leak(Gated::new());
+    assert_eq!(schedule(p, gated_task, arg(g)), POOL_OK);
+    wait_until("gated task running", || g.started() == 1);
+
+    let waited_before = leak(StatusCell::new());
+    let waiter = std::thread::spawn(move || waited_before.set(wait(pp.get())));
+    // A blocked scheduler: its FREED shows that pool_free began.
+    let count = leak(AtomicUsize::new(0));
+    let scheduled = leak(StatusCell::new());
+    let scheduler =
+        std::thread::spawn(move || scheduled.set(schedule(pp.get(), counter_task, arg(count))));
+
+    let freed = leak(StatusCell::new());
+    let freer = std::thread::spawn(move || freed.set(unsafe { pool_free(pp.get()) }));
+    wait_until("blocked scheduler released", || scheduled.is_set());
+    assert_eq!(scheduled.get(), Some(POOL_ERR_FREED));
+    wait_until("waiter released by pool_free", || waited_before.is_set());
+    assert_eq!(waited_before.get(), Some(POOL_ERR_FREED));
+    assert_eq!(wait(p), POOL_ERR_FREED, "pool_wait after pool_free began");
+    assert_eq!(g.done(), 0, "the running task is still held");
+    assert!(!freed.is_set(), "pool_free waits for the running task");
+
+    g.open();
+    wait_until("pool_free returned", || freed.is_set());
+    assert_eq!(freed.get(), Some(POOL_OK));
+    for thread in [waiter, scheduler, freer] {
+        thread.join().unwrap();
+    }
+    assert_eq!(g.done(), 1);
+    assert_eq!(count.load(SeqCst), 0, "the refused task must not run");
 }
 
 #[test]

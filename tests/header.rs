@@ -1,5 +1,5 @@
-//! The committed C header: up to date, compiling as C99 and C++11, and
-//! agreeing with the library on the version.
+//! The committed C header: up to date, compiling as C99 and C++11, taking
+//! no names beyond API.md's, and agreeing with the library on the version.
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
@@ -130,5 +130,36 @@ fn header_compiles_as_strict_cxx11() {
         "g++",
         &["-std=c++11", "-Wall", "-Wextra", "-Werror"],
         USES_EVERY_NAME,
+    );
+}
+
+/// API.md declares `typedef struct pool pool_t;` and the same for options:
+/// the tags exist, but `pool` and `pool_options` are not typedef names, so
+/// a program may name its own variables so (the most natural name for a
+/// global pool).
+const NAMES_LEFT_TO_THE_PROGRAM: &str = r#"
+#include "workerpool.h"
+static pool_t *pool;
+static pool_options_t *pool_options;
+static struct pool *pool_by_tag(void) { return pool; }
+static struct pool_options *options_by_tag(void) { return pool_options; }
+int main(void) {
+    pool_options = pool_options_new();
+    pool = pool_new(2, pool_options);
+    return pool_by_tag() != pool || options_by_tag() != pool_options;
+}
+"#;
+
+#[test]
+fn header_leaves_pool_and_pool_options_to_the_program() {
+    compiles(
+        "gcc",
+        &["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"],
+        NAMES_LEFT_TO_THE_PROGRAM,
+    );
+    compiles(
+        "g++",
+        &["-std=c++11", "-Wall", "-Wextra", "-Werror"],
+        NAMES_LEFT_TO_THE_PROGRAM,
     );
 }

@@ -10,15 +10,17 @@ use crate::pool::timeout_policy;
 use crate::shared::WhenFull;
 use crate::{Builder, Error, Pool, clamp_capacity};
 
-/// Opaque pool handle. Create with `pool_new`, free with `pool_free`. Every
-/// function taking a `pool_t *` is thread-safe (any thread, tasks included)
-/// until `pool_free` is called; using the handle after `pool_free` returned
-/// is undefined, as with `free()`.
+/// The struct behind `pool_t`. The header declares only the tag
+/// (`struct pool`) and the `_t` name: a typedef named `pool` would
+/// clash with a C program's own `pool` variable at file scope.
 pub struct pool {
     core: Pool,
 }
 
-/// Alias used throughout the C API.
+/// Opaque pool handle. Create with `pool_new`, free with `pool_free`. Every
+/// function taking a `pool_t *` is thread-safe (any thread, tasks included)
+/// until `pool_free` is called; using the handle after `pool_free` returned
+/// is undefined, as with `free()`.
 pub type pool_t = pool;
 
 /// A task: called once, on a worker thread, with the `arg` given when it
@@ -68,8 +70,12 @@ fn capacity_from_c(capacity: c_int) -> usize {
 ///
 /// Returns the handle, owned by the caller and released with `pool_free`.
 /// On failure returns NULL with errno set, having released everything it
-/// made: EAGAIN when a preallocated thread could not be started (for
-/// example a stack size the OS refuses). Thread-safe.
+/// made: EAGAIN when a preallocated thread could not be started (no memory
+/// for its stack, a stack size the OS refuses, the thread limit); EINVAL
+/// for an invalid option (every setter refuses invalid values first, so an
+/// options object built with them never gives it). Running out of heap
+/// for the pool's own few KiB of state aborts the process, as any Rust
+/// allocation does, instead of returning NULL with ENOMEM. Thread-safe.
 ///
 /// # Safety
 /// `opts` is NULL or a live pointer from `pool_options_new`.
@@ -173,9 +179,10 @@ pub unsafe extern "C" fn pool_schedule(
 
 /// Like `pool_schedule` but never waits, whatever the pool's block option.
 ///
+/// Ownership: `arg` stays the caller's; the pool only passes it to `task`.
+/// Thread-safe: any thread may call it, tasks included.
 /// Returns `POOL_OK`, `POOL_ERR_NO_IDLE_WORKER` (full), `POOL_ERR_FREED`,
 /// `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task` NULL).
-/// Thread-safe.
 ///
 /// # Safety
 /// As for `pool_schedule`.
@@ -194,9 +201,12 @@ pub unsafe extern "C" fn pool_try_schedule(
 /// pool waits too). A timeout too large to represent waits for ever; 0
 /// behaves like `pool_try_schedule` but reports `POOL_ERR_TIMEOUT`.
 ///
+/// Ownership: `arg` stays the caller's; the pool only passes it to `task`.
+/// Thread-safe: any thread may call it, tasks included.
+///
 /// Returns `POOL_OK`, `POOL_ERR_TIMEOUT` (no room before the deadline),
-/// `POOL_ERR_FREED`, `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task`
-/// NULL). Thread-safe.
+/// `POOL_ERR_FREED` (`pool_free` began, also for a caller that was
+/// waiting), `POOL_ERR_SPAWN`, `POOL_ERR_INVALID` (`pool` or `task` NULL).
 ///
 /// # Safety
 /// As for `pool_schedule`.
@@ -219,7 +229,9 @@ pub unsafe extern "C" fn pool_schedule_timeout(
 ///
 /// Returns `POOL_OK`, `POOL_ERR_DEADLOCK` (called from one of this pool's
 /// workers, which would wait for itself), `POOL_ERR_FREED` (`pool_free`
-/// began before the call), `POOL_ERR_INVALID` (`pool` NULL).
+/// began, before the call or while it waited: it returns at once, and
+/// `pool_free` still runs every accepted task), `POOL_ERR_INVALID` (`pool`
+/// NULL).
 ///
 /// # Safety
 /// `pool` is NULL or a live handle.
@@ -290,7 +302,11 @@ pub unsafe extern "C" fn pool_get_stats(pool: *const pool_t, out: *mut pool_stat
 /// is invalid. A task that never returns keeps `pool_free` waiting.
 ///
 /// `pool_free(NULL)` is a no-op returning `POOL_OK`. Must be called once per
-/// handle.
+/// handle. Thread-safe against every other call on the pool from any
+/// thread (they return `POOL_ERR_FREED` or finish first), but not against
+/// a second `pool_free` of the same handle. Ownership: the handle and
+/// everything the pool allocated are released; `arg`s of tasks stay the
+/// caller's.
 ///
 /// Returns `POOL_OK`, or `POOL_ERR_DEADLOCK` when called from one of this
 /// pool's workers (a task or a thread hook); the pool is then untouched.

@@ -9,15 +9,17 @@ use crate::Builder;
 use crate::builder::Hook;
 use crate::job::UserData;
 
-/// Opaque option builder. Create with `pool_options_new`, free with
-/// `pool_options_free`. Not thread-safe: do not change one options object
-/// from two threads at once (reading it in `pool_new` from several threads
-/// is fine).
+/// The struct behind `pool_options_t`. The header declares only the tag
+/// (`struct pool_options`) and the `_t` name: a typedef named `pool_options` would
+/// clash with a C program's own `pool_options` variable at file scope.
 pub struct pool_options {
     pub(crate) builder: Builder,
 }
 
-/// Alias used throughout the C API.
+/// Opaque option builder. Create with `pool_options_new`, free with
+/// `pool_options_free`. Not thread-safe: do not change one options object
+/// from two threads at once (reading it in `pool_new` from several threads
+/// is fine).
 pub type pool_options_t = pool_options;
 
 /// A hook run on a worker thread with the context given to
@@ -93,6 +95,9 @@ pub unsafe extern "C" fn pool_options_free(opts: *mut pool_options_t) {
 /// Whether `pool_schedule` waits for room (true, the default) or returns
 /// `POOL_ERR_NO_IDLE_WORKER` at once when the pool is full (false).
 ///
+/// Ownership: `opts` stays the caller's; the pool built from it copies the
+/// value. Not thread-safe on one `opts` (see `pool_options_t`).
+///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
 ///
 /// # Safety
@@ -108,6 +113,9 @@ pub unsafe extern "C" fn pool_options_set_block(
 
 /// Whether `pool_new` starts all `capacity` workers before it returns
 /// (true) or workers start on demand (false, the default).
+///
+/// Ownership: `opts` stays the caller's; the pool built from it copies the
+/// value. Not thread-safe on one `opts` (see `pool_options_t`).
 ///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
 ///
@@ -129,6 +137,9 @@ pub unsafe extern "C" fn pool_options_set_prealloc(
 /// 1.7 * 10^10 tasks, 512 GiB of queue), which must not be exceeded. A
 /// finite size is capped at that count.
 ///
+/// Ownership: `opts` stays the caller's; the pool built from it copies the
+/// value. Not thread-safe on one `opts` (see `pool_options_t`).
+///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
 ///
 /// # Safety
@@ -145,6 +156,9 @@ pub unsafe extern "C" fn pool_options_set_queue_size(
 /// A worker idle for longer than `ms` milliseconds exits; the pool starts
 /// workers again on demand. 0 (the default): workers never expire. Applies
 /// to preallocated workers too.
+///
+/// Ownership: `opts` stays the caller's; the pool built from it copies the
+/// value. Not thread-safe on one `opts` (see `pool_options_t`).
 ///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
 ///
@@ -166,6 +180,9 @@ pub unsafe extern "C" fn pool_options_set_idle_timeout_ms(
 /// makes scheduling return `POOL_ERR_SPAWN` (lazy pool) or `pool_new`
 /// return NULL with errno EAGAIN (preallocated pool).
 ///
+/// Ownership: `opts` stays the caller's; the pool built from it copies the
+/// value. Not thread-safe on one `opts` (see `pool_options_t`).
+///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL or `bytes` is
 /// above 1 TiB.
 ///
@@ -182,8 +199,12 @@ pub unsafe extern "C" fn pool_options_set_stack_size(
 
 /// Names worker threads "<prefix>-<n>", n counting from 0 in each pool, as
 /// seen in /proc/<pid>/task/<tid>/comm, gdb and top. The string is copied.
-/// Linux keeps 15 bytes of a thread name: a longer name is cut, not refused.
+/// Linux keeps 15 bytes of a thread name: a longer name is cut (on a UTF-8
+/// character boundary), not refused.
 /// Default prefix: "workerpool".
+///
+/// Ownership: `opts` stays the caller's; the pool built from it copies the
+/// value. Not thread-safe on one `opts` (see `pool_options_t`).
 ///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` or `prefix` is NULL,
 /// `prefix` is empty, or it is not valid UTF-8.
@@ -219,8 +240,12 @@ pub unsafe extern "C" fn pool_options_set_thread_name(
 /// Use them to attach a worker to a runtime (JNI `AttachCurrentThread` /
 /// `DetachCurrentThread`, Python's `PyGILState_Ensure`), to set up and tear
 /// down per-thread allocators or RNG seeds, or to count threads.
-/// Hooks must not call `pool_free` or `pool_wait` on their pool
-/// (`POOL_ERR_DEADLOCK`).
+/// Hooks must not call `pool_free` or `pool_wait` on their pool: they get
+/// `POOL_ERR_DEADLOCK` (or, for `pool_wait` once `pool_free` began, as in
+/// an `on_exit` during `pool_free`, `POOL_ERR_FREED`).
+///
+/// Ownership: `opts` stays the caller's; the pool built from it copies the
+/// value. Not thread-safe on one `opts` (see `pool_options_t`).
 ///
 /// Returns `POOL_OK`, or `POOL_ERR_INVALID` if `opts` is NULL.
 ///
