@@ -547,13 +547,19 @@ fn free_drains_bounded_queue() {
     assert_eq!(g.done(), 18);
 }
 
-#[test]
-fn free_releases_blocked_schedulers() {
+/// A blocking hand-off pool of one worker, kept busy by a gated task until
+/// the gate opens.
+fn one_held_worker() -> (*mut pool_t, PoolPtr, &'static Gated) {
     let p = new_pool(1, true, false, 0);
-    let pp = PoolPtr::new(p);
     let g = leak(Gated::new());
     assert_eq!(schedule(p, gated_task, arg(g)), POOL_OK);
     wait_until("gated task running", || g.started() == 1);
+    (p, PoolPtr::new(p), g)
+}
+
+#[test]
+fn free_releases_blocked_schedulers() {
+    let (_, pp, g) = one_held_worker();
 
     let count = leak(AtomicUsize::new(0));
     let mut schedulers = Vec::new();
@@ -614,11 +620,7 @@ fn free_releases_blocked_schedulers() {
 /// running task waits for that thread.
 #[test]
 fn free_releases_waiters() {
-    let p = new_pool(1, true, false, 0);
-    let pp = PoolPtr::new(p);
-    let g = leak(Gated::new());
-    assert_eq!(schedule(p, gated_task, arg(g)), POOL_OK);
-    wait_until("gated task running", || g.started() == 1);
+    let (p, pp, g) = one_held_worker();
 
     let waited_before = leak(StatusCell::new());
     let waiter = std::thread::spawn(move || waited_before.set(wait(pp.get())));
@@ -657,11 +659,7 @@ fn free_with_idle_prealloc_workers_and_null() {
 
 #[test]
 fn set_capacity_grow_lets_waiting_schedulers_in() {
-    let p = new_pool(1, true, false, 0);
-    let pp = PoolPtr::new(p);
-    let g = leak(Gated::new());
-    assert_eq!(schedule(p, gated_task, arg(g)), POOL_OK);
-    wait_until("gated task running", || g.started() == 1);
+    let (p, pp, g) = one_held_worker();
 
     let second = leak(Gated::new());
     let entered = leak(Flag::new());
