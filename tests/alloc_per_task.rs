@@ -65,14 +65,74 @@ unsafe extern "C" fn bump(arg: *mut c_void) {
     unsafe { &*(arg as *const AtomicUsize) }.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Workers held in a task until `open`.
+#[derive(Default)]
+struct Hold {
+    started: AtomicUsize,
+    open: AtomicBool,
+}
+
+unsafe extern "C" fn hold(arg: *mut c_void) {
+    // SAFETY: the caller passes a live Hold.
+    let hold = unsafe { &*(arg as *const Hold) };
+    hold.started.fetch_add(1, Ordering::SeqCst);
+    while !hold.open.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+}
+
+/// Fills a bounded queue to its limit behind `workers` held workers, so
+/// that the warm-up has used as many queue blocks as the counted run's
+/// backlog can ever need. (A warm-up of plain schedules reaches that
+/// backlog only if the workers happen to fall behind.) Returns the `bump`
+/// tasks it scheduled.
+///
+/// # Safety
+/// `pool` is live, with `workers` workers and a queue of `queue_size`;
+/// `arg` is what `bump` takes.
+unsafe fn fill_backlog(
+    pool: *mut pool_t,
+    workers: usize,
+    queue_size: usize,
+    arg: *mut c_void,
+) -> usize {
+    let held = Hold::default();
+    let held_arg = &held as *const Hold as *mut c_void;
+    for _ in 0..workers {
+        // SAFETY: per the contract; `held` outlives the tasks (waited below).
+        assert_eq!(
+            unsafe { pool_schedule(pool, Some(hold), held_arg) },
+            pool_status::POOL_OK
+        );
+    }
+    let start = std::time::Instant::now();
+    while held.started.load(Ordering::SeqCst) < workers {
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "workers never took the held tasks"
+        );
+        std::thread::yield_now();
+    }
+    for _ in 0..queue_size {
+        // SAFETY: per the contract.
+        let status = unsafe { pool_try_schedule(pool, Some(bump), arg) };
+        assert_eq!(status, pool_status::POOL_OK, "the queue has room");
+    }
+    held.open.store(true, Ordering::SeqCst);
+    // SAFETY: per the contract.
+    assert_eq!(unsafe { pool_wait(pool) }, pool_status::POOL_OK);
+    queue_size
+}
+
 /// Allocations during `TASKS` schedules + runs + `pool_wait`, after a
-/// warm-up of as many tasks, on a preallocated 2-worker pool.
+/// warm-up of as many tasks (and, for a bounded queue, one full backlog),
+/// on a preallocated 2-worker pool.
 fn allocations(queue_size: usize) -> u64 {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let count = AtomicUsize::new(0);
     let arg = &count as *const AtomicUsize as *mut c_void;
     // SAFETY: plain C-API use; `count` outlives the pool (freed below).
-    unsafe {
+    let filled = unsafe {
         let opts = pool_options_new();
         assert!(!opts.is_null());
         assert_eq!(pool_options_set_prealloc(opts, true), pool_status::POOL_OK);
@@ -84,6 +144,11 @@ fn allocations(queue_size: usize) -> u64 {
         pool_options_free(opts);
         assert!(!pool.is_null());
 
+        let filled = if queue_size == usize::MAX {
+            0
+        } else {
+            fill_backlog(pool, 2, queue_size, arg)
+        };
         for _ in 0..TASKS {
             assert_eq!(pool_schedule(pool, Some(bump), arg), pool_status::POOL_OK);
         }
@@ -98,8 +163,9 @@ fn allocations(queue_size: usize) -> u64 {
         COUNTING.store(false, Ordering::SeqCst);
 
         assert_eq!(pool_free(pool), pool_status::POOL_OK);
-    }
-    assert_eq!(count.load(Ordering::SeqCst), 2 * TASKS);
+        filled
+    };
+    assert_eq!(count.load(Ordering::SeqCst), 2 * TASKS + filled);
     let allocs = ALLOCS.load(Ordering::SeqCst);
     println!(
         "queue_size {queue_size}: {allocs} allocations for {TASKS} C tasks ({:.4} per task)",
