@@ -125,8 +125,11 @@ extern "C" {
  * copied: it may be freed or reused at once.
  *
  * A lazy pool (the default) starts no thread here; a `prealloc` pool starts
- * all `capacity` workers before returning. Either way the pool is ready at
- * once: no sleep is needed before scheduling.
+ * all `capacity` workers before returning, each already running under its
+ * name (their `on_start` hooks may still be running: `pool_new` does not
+ * wait for hooks, which may need something the calling thread holds).
+ * Either way the pool is ready at once: no sleep is needed before
+ * scheduling.
  *
  * Returns the handle, owned by the caller and released with `pool_free`.
  * On failure returns NULL with errno set, having released everything it

@@ -103,7 +103,9 @@ impl Builder {
         self
     }
 
-    /// Start every worker in `build` instead of on demand.
+    /// Start every worker in `build` instead of on demand: `build` returns
+    /// once every thread runs under its name (it does not wait for their
+    /// `on_start` hooks).
     pub fn prealloc(mut self, prealloc: bool) -> Self {
         self.config.prealloc = prealloc;
         self

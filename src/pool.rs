@@ -75,6 +75,10 @@ impl Pool {
                     return Err(Error::Spawn);
                 }
             }
+            // A started thread names itself when it first runs: until
+            // then a caller listing its threads right after `build`
+            // (/proc, gdb) would not find them all.
+            pool.shared.wait_started(capacity);
         }
         Ok(pool)
     }

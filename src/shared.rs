@@ -39,7 +39,7 @@
 //! once closing, the last worker leaves only when nothing is pending.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use crossbeam_utils::{Backoff, CachePadded};
@@ -122,6 +122,11 @@ pub(crate) struct Shared {
     departed: AtomicUsize,
     /// Numbers threads for their names.
     pub(crate) next_thread: AtomicUsize,
+    /// Worker threads that have begun to run (already named), and their
+    /// signal: a preallocating build returns only once every thread it
+    /// started is running under its name (`wait_started`).
+    started: Mutex<usize>,
+    started_changed: Condvar,
 }
 
 impl Shared {
@@ -143,6 +148,8 @@ impl Shared {
             handles: Mutex::new(Vec::new()),
             departed: AtomicUsize::new(0),
             next_thread: AtomicUsize::new(0),
+            started: Mutex::new(0),
+            started_changed: Condvar::new(),
         }
     }
 
@@ -426,6 +433,25 @@ impl Shared {
                 (c.live() > cap && covered).then(|| (c.without_worker(), ()))
             })
             .is_ok()
+    }
+
+    /// A worker thread began to run: it is named, and has not run
+    /// `on_start` yet.
+    pub(crate) fn worker_started(&self) {
+        *self.started.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.started_changed.notify_all();
+    }
+
+    /// Waits until `workers` worker threads have begun to run. Not until
+    /// their `on_start` hooks ran: a hook may wait for the thread that
+    /// builds the pool (say, for a lock it holds, like Python's GIL).
+    pub(crate) fn wait_started(&self, workers: usize) {
+        let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        drop(
+            self.started_changed
+                .wait_while(started, |started| *started < workers)
+                .unwrap_or_else(|p| p.into_inner()),
+        );
     }
 
     /// A preallocated worker could not be started.

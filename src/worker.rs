@@ -64,6 +64,7 @@ fn run_hook(shared: &Shared, hook: Option<&crate::builder::Hook>) {
 
 fn run(shared: Arc<Shared>, number: usize) {
     let guard = AbortOnPanic;
+    shared.worker_started();
     let mut slot = shared.worker_slot(number);
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
     run_hook(&shared, shared.config.on_start.as_ref());

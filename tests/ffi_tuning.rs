@@ -967,6 +967,23 @@ fn threads_are_named_prefix_dash_n() {
     wait_until("no thread left", || threads_named("tuname") == 0);
 }
 
+/// A preallocating `pool_new` returns once every thread it started runs
+/// under its name: a program listing its threads right after it finds them
+/// all, with no wait.
+#[test]
+fn prealloc_threads_are_named_when_pool_new_returns() {
+    for round in 0..20 {
+        let opts = options(|o| {
+            set_name(o, "tuready");
+            unsafe { assert_eq!(pool_options_set_prealloc(o, true), OK) };
+        });
+        let pool = new_pool(8, opts);
+        assert_eq!(threads_named("tuready"), 8, "round {round}");
+        free_pool(pool);
+        wait_until("no thread left", || threads_named("tuready") == 0);
+    }
+}
+
 #[test]
 fn numbering_restarts_for_each_pool() {
     for _ in 0..2 {
