@@ -79,6 +79,14 @@ enum Admission {
     Closed,
 }
 
+/// Worker threads started so far, and the count a build waits for (0:
+/// none waits).
+#[derive(Default)]
+struct Starts {
+    count: usize,
+    awaited: usize,
+}
+
 /// What a worker carries from task to task (`Shared::task_done`).
 pub(crate) struct WorkerSlot {
     /// Where it counts finished tasks.
@@ -122,11 +130,11 @@ pub(crate) struct Shared {
     departed: AtomicUsize,
     /// Numbers threads for their names.
     pub(crate) next_thread: AtomicUsize,
-    /// Worker threads that have begun to run (already named), and their
-    /// signal: a preallocating build returns only once every thread it
-    /// started is running under its name (`wait_started`).
-    started: Mutex<usize>,
-    started_changed: Condvar,
+    /// Worker threads that have begun to run (already named): a
+    /// preallocating build returns only once every thread it started is
+    /// running under its name (`wait_started`).
+    started: Mutex<Starts>,
+    all_started: Condvar,
 }
 
 impl Shared {
@@ -148,8 +156,8 @@ impl Shared {
             handles: Mutex::new(Vec::new()),
             departed: AtomicUsize::new(0),
             next_thread: AtomicUsize::new(0),
-            started: Mutex::new(0),
-            started_changed: Condvar::new(),
+            started: Mutex::new(Starts::default()),
+            all_started: Condvar::new(),
         }
     }
 
@@ -438,20 +446,25 @@ impl Shared {
     /// A worker thread began to run: it is named, and has not run
     /// `on_start` yet.
     pub(crate) fn worker_started(&self) {
-        *self.started.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.started_changed.notify_all();
+        let mut starts = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        starts.count += 1;
+        // A notification is a system call: only for the waiting build.
+        if starts.count == starts.awaited {
+            self.all_started.notify_one();
+        }
     }
 
     /// Waits until `workers` worker threads have begun to run. Not until
     /// their `on_start` hooks ran: a hook may wait for the thread that
     /// builds the pool (say, for a lock it holds, like Python's GIL).
     pub(crate) fn wait_started(&self, workers: usize) {
-        let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
-        drop(
-            self.started_changed
-                .wait_while(started, |started| *started < workers)
-                .unwrap_or_else(|p| p.into_inner()),
-        );
+        let mut starts = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        starts.awaited = workers;
+        starts = self
+            .all_started
+            .wait_while(starts, |starts| starts.count < workers)
+            .unwrap_or_else(|p| p.into_inner());
+        starts.awaited = 0;
     }
 
     /// A preallocated worker could not be started.
