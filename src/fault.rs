@@ -1,8 +1,9 @@
 //! Failure injection for tests (cargo feature `fault-injection`, never in a
 //! release build of the library): makes thread creation fail at random, so
 //! tests can check that every path reports `POOL_ERR_SPAWN` / `EAGAIN`,
-//! loses no task and leaks no thread; and makes the fast schedule path
-//! ignore its hint, so that its rare give-back branch runs every time.
+//! loses no task and leaks no thread; makes the fast schedule path ignore
+//! its hint, so that its rare give-back branch runs every time; and turns
+//! off guard-page markers, so that the `mprotect` fallback is tested.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -18,6 +19,19 @@ pub fn fast_path_hint_off(off: bool) {
 
 pub(crate) fn fast_path_hint_is_off() -> bool {
     FAST_PATH_HINT_OFF.load(Ordering::Relaxed)
+}
+
+static GUARD_MARKERS_OFF: AtomicBool = AtomicBool::new(false);
+
+/// With `off`, stacks mapped from now on get their guard pages from
+/// `mprotect`, as on kernels without `MADV_GUARD_INSTALL` (`stacks.rs`).
+/// Process-wide.
+pub fn guard_markers_off(off: bool) {
+    GUARD_MARKERS_OFF.store(off, Ordering::Relaxed);
+}
+
+pub(crate) fn guard_markers_are_off() -> bool {
+    GUARD_MARKERS_OFF.load(Ordering::Relaxed)
 }
 
 static SPAWN_FAILURE_PER_MILLE: AtomicU32 = AtomicU32::new(0);

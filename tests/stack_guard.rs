@@ -78,6 +78,10 @@ fn pool_running(
 /// as part of the pool's chunk: without the guard the write would go
 /// through, and the child would exit with 3.)
 fn child(prealloc: bool) -> ! {
+    if std::env::var(CHILD).is_ok_and(|mode| mode.ends_with("-mprotect")) {
+        #[cfg(feature = "fault-injection")]
+        workerpool::fault::guard_markers_off(true);
+    }
     let pool = pool_running(64 << 10, 8, prealloc, write_below_stack);
     // SAFETY: a live pool.
     unsafe { pool_wait(pool) };
@@ -85,16 +89,13 @@ fn child(prealloc: bool) -> ! {
     std::process::exit(4);
 }
 
-fn check(prealloc: bool) {
+/// Runs the test `name` again as a child in `mode`, which must die of the
+/// guard page.
+fn check(name: &str, mode: &str) {
     let exe = std::env::current_exe().expect("test binary");
-    let name = if prealloc {
-        "guard_page_below_every_stack_prealloc"
-    } else {
-        "guard_page_below_every_stack_lazy"
-    };
     let out = Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, if prealloc { "prealloc" } else { "lazy" })
+        .env(CHILD, mode)
         .output()
         .expect("run the child");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -111,7 +112,7 @@ fn check(prealloc: bool) {
 fn guard_page_below_every_stack_lazy() {
     match std::env::var(CHILD).as_deref() {
         Ok("lazy") => child(false),
-        _ => check(false),
+        _ => check("guard_page_below_every_stack_lazy", "lazy"),
     }
 }
 
@@ -119,7 +120,18 @@ fn guard_page_below_every_stack_lazy() {
 fn guard_page_below_every_stack_prealloc() {
     match std::env::var(CHILD).as_deref() {
         Ok("prealloc") => child(true),
-        _ => check(true),
+        _ => check("guard_page_below_every_stack_prealloc", "prealloc"),
+    }
+}
+
+/// The same with guard pages from `mprotect`, the fallback where the
+/// kernel refuses guard markers (`fault::guard_markers_off`).
+#[cfg(feature = "fault-injection")]
+#[test]
+fn guard_page_below_every_stack_by_mprotect() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("lazy-mprotect") => child(false),
+        _ => check("guard_page_below_every_stack_by_mprotect", "lazy-mprotect"),
     }
 }
 
