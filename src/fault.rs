@@ -2,8 +2,9 @@
 //! release build of the library): makes thread creation fail at random, so
 //! tests can check that every path reports `POOL_ERR_SPAWN` / `EAGAIN`,
 //! loses no task and leaks no thread; makes the fast schedule path ignore
-//! its hint, so that its rare give-back branch runs every time; and turns
-//! off guard-page markers, so that the `mprotect` fallback is tested.
+//! its hint, so that its rare give-back branch runs every time; turns off
+//! guard-page markers, so that the `mprotect` fallback is tested; and
+//! makes `pool_get_stats` panic, as a bug inside an export would.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
@@ -19,6 +20,19 @@ pub fn fast_path_hint_off(off: bool) {
 
 pub(crate) fn fast_path_hint_is_off() -> bool {
     FAST_PATH_HINT_OFF.load(Ordering::Relaxed)
+}
+
+static PANIC_IN_STATS: AtomicBool = AtomicBool::new(false);
+
+/// With `on`, `pool_get_stats` panics inside the export: the process must
+/// abort rather than unwind into its C caller (`ffi/mod.rs`).
+/// Process-wide.
+pub fn panic_in_get_stats(on: bool) {
+    PANIC_IN_STATS.store(on, Ordering::Relaxed);
+}
+
+pub(crate) fn get_stats_should_panic() -> bool {
+    PANIC_IN_STATS.load(Ordering::Relaxed)
 }
 
 static GUARD_MARKERS_OFF: AtomicBool = AtomicBool::new(false);

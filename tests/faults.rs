@@ -1,7 +1,8 @@
 //! Faults: thread creation failing at random points, a stack size the OS
 //! refuses, tasks still running when `pool_free` is called, `pool_free`
 //! racing with blocked schedulers, capacity shrunk to 1 under load, the
-//! fast schedule path acting on a stale view of the pool. Each
+//! fast schedule path acting on a stale view of the pool, a panic inside
+//! an export. Each
 //! must give the documented status and never a hang, a crash, a lost or a
 //! doubly-run task, or a thread left behind.
 //!
@@ -608,4 +609,42 @@ fn fast_path_gives_tasks_back_when_workers_expired() {
     let _faults = Faults::lock();
     fast_path_hint_off(true);
     fast_path::expiring_workers(200);
+}
+
+const PANIC_CHILD: &str = "FAULTS_PANIC_CHILD";
+
+/// A panic inside an export (a bug in the library) must not unwind into
+/// the C caller: the process aborts, after the panic's message. Runs in a
+/// child process: this test binary runs itself again with `PANIC_CHILD`.
+#[test]
+fn a_panic_inside_an_export_aborts_instead_of_unwinding() {
+    use std::os::unix::process::ExitStatusExt;
+    if std::env::var_os(PANIC_CHILD).is_some() {
+        let p = new_pool(2, true, false, 0);
+        workerpool::fault::panic_in_get_stats(true);
+        let mut s = pool_stats::default();
+        // The harness would catch an unwinding panic and fail the test
+        // instead: the export must abort first.
+        unsafe { pool_get_stats(p, &mut s) };
+        eprintln!("pool_get_stats returned");
+        std::process::exit(3);
+    }
+    let name = "a_panic_inside_an_export_aborts_instead_of_unwinding";
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(PANIC_CHILD, "1")
+        .output()
+        .expect("run the child");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "child: {:?}, stderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("injected panic inside pool_get_stats"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pool_get_stats returned"), "{stderr}");
 }

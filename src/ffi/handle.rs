@@ -3,7 +3,7 @@
 use std::ffi::{c_int, c_void};
 use std::time::Duration;
 
-use super::{boundary, pool_options_t, pool_status};
+use super::{pool_options_t, pool_status};
 use crate::gate::Pass;
 use crate::job::{CTaskFn, Job, UserData};
 use crate::pool::timeout_policy;
@@ -84,23 +84,21 @@ fn capacity_from_c(capacity: c_int) -> usize {
 /// `opts` is NULL or a live pointer from `pool_options_new`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pool_new(capacity: c_int, opts: *const pool_options_t) -> *mut pool_t {
-    boundary(|| {
-        // SAFETY: NULL or a live options object, per the contract.
-        let builder = match unsafe { opts.as_ref() } {
-            Some(opts) => opts.builder.clone(),
-            None => Builder::new(),
-        };
-        match builder.capacity(capacity_from_c(capacity)).build() {
-            Ok(core) => Box::into_raw(Box::new(pool { core })),
-            Err(error) => {
-                set_errno(match error {
-                    Error::Spawn => libc::EAGAIN,
-                    _ => libc::EINVAL,
-                });
-                std::ptr::null_mut()
-            }
+    // SAFETY: NULL or a live options object, per the contract.
+    let builder = match unsafe { opts.as_ref() } {
+        Some(opts) => opts.builder.clone(),
+        None => Builder::new(),
+    };
+    match builder.capacity(capacity_from_c(capacity)).build() {
+        Ok(core) => Box::into_raw(Box::new(pool { core })),
+        Err(error) => {
+            set_errno(match error {
+                Error::Spawn => libc::EAGAIN,
+                _ => libc::EINVAL,
+            });
+            std::ptr::null_mut()
         }
-    })
+    }
 }
 
 /// Runs `body` inside the handle's gate: `POOL_ERR_INVALID` for NULL,
@@ -110,18 +108,16 @@ pub unsafe extern "C" fn pool_new(capacity: c_int, opts: *const pool_options_t) 
 /// `pool` is NULL or a handle from `pool_new` whose `pool_free` has not
 /// returned.
 unsafe fn with_pool(pool: *const pool_t, body: impl FnOnce(&Pool) -> pool_status) -> pool_status {
-    boundary(|| {
-        // SAFETY: the caller's contract: the handle is live until
-        // `pool_free` returns, and `pool_free` waits for every caller that
-        // entered the gate before it releases the memory.
-        let Some(pool) = (unsafe { pool.as_ref() }) else {
-            return pool_status::POOL_ERR_INVALID;
-        };
-        let Some(_pass): Option<Pass<'_>> = pool.core.callers().enter() else {
-            return pool_status::POOL_ERR_FREED;
-        };
-        body(&pool.core)
-    })
+    // SAFETY: the caller's contract: the handle is live until
+    // `pool_free` returns, and `pool_free` waits for every caller that
+    // entered the gate before it releases the memory.
+    let Some(pool) = (unsafe { pool.as_ref() }) else {
+        return pool_status::POOL_ERR_INVALID;
+    };
+    let Some(_pass): Option<Pass<'_>> = pool.core.callers().enter() else {
+        return pool_status::POOL_ERR_FREED;
+    };
+    body(&pool.core)
 }
 
 /// # Safety
@@ -137,15 +133,13 @@ unsafe fn schedule_with(
     };
     let func: CTaskFn = func;
     let job = Job::extern_c(func, UserData(arg));
-    boundary(|| {
-        // SAFETY: the caller's contract: the handle is live until
-        // `pool_free` returns. No gate pass here: `Pool::submit` protects
-        // itself (a counted task on its fast path, a pass otherwise).
-        let Some(pool) = (unsafe { pool.as_ref() }) else {
-            return pool_status::POOL_ERR_INVALID;
-        };
-        pool.core.submit(job, when_full(&pool.core)).into()
-    })
+    // SAFETY: the caller's contract: the handle is live until
+    // `pool_free` returns. No gate pass here: `Pool::submit` protects
+    // itself (a counted task on its fast path, a pass otherwise).
+    let Some(pool) = (unsafe { pool.as_ref() }) else {
+        return pool_status::POOL_ERR_INVALID;
+    };
+    pool.core.submit(job, when_full(&pool.core)).into()
 }
 
 /// Schedules `task(arg)` to run once on a worker.
@@ -280,6 +274,10 @@ pub unsafe extern "C" fn pool_get_stats(pool: *const pool_t, out: *mut pool_stat
     // SAFETY: forwarded from the caller.
     unsafe {
         with_pool(pool, |core| {
+            #[cfg(feature = "fault-injection")]
+            if crate::fault::get_stats_should_panic() {
+                panic!("injected panic inside pool_get_stats");
+            }
             let s = core.stats();
             let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
             let stats = pool_stats {
@@ -318,23 +316,21 @@ pub unsafe extern "C" fn pool_get_stats(pool: *const pool_t, out: *mut pool_stat
 /// `pool` is NULL or a live handle not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pool_free(pool: *mut pool_t) -> pool_status {
-    boundary(|| {
-        if pool.is_null() {
-            return pool_status::POOL_OK;
+    if pool.is_null() {
+        return pool_status::POOL_OK;
+    }
+    {
+        // SAFETY: a live handle per the contract.
+        let handle = unsafe { &*pool };
+        if handle.core.is_worker_thread() {
+            return pool_status::POOL_ERR_DEADLOCK;
         }
-        {
-            // SAFETY: a live handle per the contract.
-            let handle = unsafe { &*pool };
-            if handle.core.is_worker_thread() {
-                return pool_status::POOL_ERR_DEADLOCK;
-            }
-            handle.core.begin_close();
-            handle.core.callers().close_and_wait();
-        }
-        // SAFETY: the pointer came from `Box::into_raw` in `pool_new`, no
-        // caller is inside the gate any more and none can enter; dropping
-        // the `Pool` drains the tasks and joins the workers.
-        drop(unsafe { Box::from_raw(pool) });
-        pool_status::POOL_OK
-    })
+        handle.core.begin_close();
+        handle.core.callers().close_and_wait();
+    }
+    // SAFETY: the pointer came from `Box::into_raw` in `pool_new`, no
+    // caller is inside the gate any more and none can enter; dropping
+    // the `Pool` drains the tasks and joins the workers.
+    drop(unsafe { Box::from_raw(pool) });
+    pool_status::POOL_OK
 }

@@ -4,7 +4,7 @@ use std::ffi::{CStr, c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{boundary, pool_status};
+use super::pool_status;
 use crate::Builder;
 use crate::builder::Hook;
 use crate::job::UserData;
@@ -44,19 +44,17 @@ unsafe fn update(
     opts: *mut pool_options_t,
     change: impl FnOnce(Builder) -> Result<Builder, crate::Error>,
 ) -> pool_status {
-    boundary(|| {
-        // SAFETY: forwarded from the caller.
-        let Some(opts) = (unsafe { options_mut(opts) }) else {
-            return pool_status::POOL_ERR_INVALID;
-        };
-        match change(opts.builder.clone()) {
-            Ok(builder) => {
-                opts.builder = builder;
-                pool_status::POOL_OK
-            }
-            Err(error) => error.into(),
+    // SAFETY: forwarded from the caller.
+    let Some(opts) = (unsafe { options_mut(opts) }) else {
+        return pool_status::POOL_ERR_INVALID;
+    };
+    match change(opts.builder.clone()) {
+        Ok(builder) => {
+            opts.builder = builder;
+            pool_status::POOL_OK
         }
-    })
+        Err(error) => error.into(),
+    }
 }
 
 /// Creates an options object holding the defaults: blocking, lazy workers,
@@ -68,11 +66,9 @@ unsafe fn update(
 /// Returns NULL only when out of memory. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn pool_options_new() -> *mut pool_options_t {
-    boundary(|| {
-        Box::into_raw(Box::new(pool_options {
-            builder: Builder::new(),
-        }))
-    })
+    Box::into_raw(Box::new(pool_options {
+        builder: Builder::new(),
+    }))
 }
 
 /// Frees an options object. NULL is a no-op. Must not be called twice on the
@@ -83,13 +79,11 @@ pub extern "C" fn pool_options_new() -> *mut pool_options_t {
 /// `opts` is NULL or a pointer from `pool_options_new` not yet freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pool_options_free(opts: *mut pool_options_t) {
-    boundary(|| {
-        if !opts.is_null() {
-            // SAFETY: the pointer came from `Box::into_raw` in
-            // `pool_options_new` and, per the contract, is freed only once.
-            drop(unsafe { Box::from_raw(opts) });
-        }
-    })
+    if !opts.is_null() {
+        // SAFETY: the pointer came from `Box::into_raw` in
+        // `pool_options_new` and, per the contract, is freed only once.
+        drop(unsafe { Box::from_raw(opts) });
+    }
 }
 
 /// Whether `pool_schedule` waits for room (true, the default) or returns
