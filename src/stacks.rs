@@ -29,7 +29,7 @@ const MAX_CHUNK_BYTES: usize = 256 << 20;
 /// `madvise` advice (Linux 6.13+) that makes a range fault on any access
 /// without changing the mapping: from the kernel's generic `mman-common.h`,
 /// which these architectures use (others fall back to `mprotect`).
-#[cfg(all(
+const MADV_GUARD_INSTALL: Option<libc::c_int> = if cfg!(all(
     target_os = "linux",
     any(
         target_arch = "x86_64",
@@ -41,22 +41,11 @@ const MAX_CHUNK_BYTES: usize = 256 << 20;
         target_arch = "powerpc64",
         target_arch = "s390x"
     )
-))]
-const MADV_GUARD_INSTALL: Option<libc::c_int> = Some(102);
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-        target_arch = "powerpc64",
-        target_arch = "s390x"
-    )
-)))]
-const MADV_GUARD_INSTALL: Option<libc::c_int> = None;
+)) {
+    Some(102)
+} else {
+    None
+};
 
 /// Whether `MADV_GUARD_INSTALL` failed once (an older kernel, or memory
 /// locked with `mlockall`): then every guard is an `mprotect`.

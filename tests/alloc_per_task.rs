@@ -25,6 +25,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use workerpool::ffi::*;
 
+mod common;
+
 struct Counting;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
@@ -65,22 +67,6 @@ unsafe extern "C" fn bump(arg: *mut c_void) {
     unsafe { &*(arg as *const AtomicUsize) }.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Workers held in a task until `open`.
-#[derive(Default)]
-struct Hold {
-    started: AtomicUsize,
-    open: AtomicBool,
-}
-
-unsafe extern "C" fn hold(arg: *mut c_void) {
-    // SAFETY: the caller passes a live Hold.
-    let hold = unsafe { &*(arg as *const Hold) };
-    hold.started.fetch_add(1, Ordering::SeqCst);
-    while !hold.open.load(Ordering::SeqCst) {
-        std::thread::yield_now();
-    }
-}
-
 /// Fills a bounded queue to its limit behind `workers` held workers, so
 /// that the warm-up has used as many queue blocks as the counted run's
 /// backlog can ever need. (A warm-up of plain schedules reaches that
@@ -96,29 +82,19 @@ unsafe fn fill_backlog(
     queue_size: usize,
     arg: *mut c_void,
 ) -> usize {
-    let held = Hold::default();
-    let held_arg = &held as *const Hold as *mut c_void;
+    let held = common::leak(common::Gated::new());
     for _ in 0..workers {
-        // SAFETY: per the contract; `held` outlives the tasks (waited below).
-        assert_eq!(
-            unsafe { pool_schedule(pool, Some(hold), held_arg) },
-            pool_status::POOL_OK
-        );
+        // SAFETY: per the contract; `held` is leaked.
+        let status = unsafe { pool_schedule(pool, Some(common::gated_task), common::arg(held)) };
+        assert_eq!(status, pool_status::POOL_OK);
     }
-    let start = std::time::Instant::now();
-    while held.started.load(Ordering::SeqCst) < workers {
-        assert!(
-            start.elapsed().as_secs() < 60,
-            "workers never took the held tasks"
-        );
-        std::thread::yield_now();
-    }
+    common::wait_until("workers hold the gated tasks", || held.started() == workers);
     for _ in 0..queue_size {
         // SAFETY: per the contract.
         let status = unsafe { pool_try_schedule(pool, Some(bump), arg) };
         assert_eq!(status, pool_status::POOL_OK, "the queue has room");
     }
-    held.open.store(true, Ordering::SeqCst);
+    held.open();
     // SAFETY: per the contract.
     assert_eq!(unsafe { pool_wait(pool) }, pool_status::POOL_OK);
     queue_size

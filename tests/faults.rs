@@ -618,7 +618,6 @@ const PANIC_CHILD: &str = "FAULTS_PANIC_CHILD";
 /// child process: this test binary runs itself again with `PANIC_CHILD`.
 #[test]
 fn a_panic_inside_an_export_aborts_instead_of_unwinding() {
-    use std::os::unix::process::ExitStatusExt;
     if std::env::var_os(PANIC_CHILD).is_some() {
         let p = new_pool(2, true, false, 0);
         workerpool::fault::panic_in_get_stats(true);
@@ -630,18 +629,7 @@ fn a_panic_inside_an_export_aborts_instead_of_unwinding() {
         std::process::exit(3);
     }
     let name = "a_panic_inside_an_export_aborts_instead_of_unwinding";
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(PANIC_CHILD, "1")
-        .output()
-        .expect("run the child");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGABRT),
-        "child: {:?}, stderr:\n{stderr}",
-        out.status
-    );
+    let stderr = child_dies_of(name, PANIC_CHILD, "1", libc::SIGABRT);
     assert!(
         stderr.contains("injected panic inside pool_get_stats"),
         "{stderr}"

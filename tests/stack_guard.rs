@@ -9,12 +9,12 @@
 //! `STACK_GUARD_CHILD` set.
 
 use std::ffi::{c_int, c_void};
-use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use workerpool::ffi::*;
+
+mod common;
 
 const CHILD: &str = "STACK_GUARD_CHILD";
 
@@ -92,19 +92,7 @@ fn child(prealloc: bool) -> ! {
 /// Runs the test `name` again as a child in `mode`, which must die of the
 /// guard page.
 fn check(name: &str, mode: &str) {
-    let exe = std::env::current_exe().expect("test binary");
-    let out = Command::new(exe)
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, mode)
-        .output()
-        .expect("run the child");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGSEGV),
-        "the write below the stack must fault; child: {:?}, stderr:\n{stderr}",
-        out.status
-    );
+    let stderr = common::child_dies_of(name, CHILD, mode, libc::SIGSEGV);
     assert!(stderr.contains("below the stack"), "the task ran: {stderr}");
 }
 

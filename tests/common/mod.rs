@@ -331,3 +331,24 @@ pub unsafe extern "C" fn sentinel_task(a: *mut std::ffi::c_void) {
         n = s.cv.wait(n).unwrap();
     }
 }
+
+/// Runs the test `name` of this test binary again, alone, in a child
+/// process with `var` set to `value` (the child sees `var` and does the
+/// deadly part), and checks that the child died of `signal`. Returns the
+/// child's stderr.
+pub fn child_dies_of(name: &str, var: &str, value: &str, signal: i32) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, value)
+        .output()
+        .expect("run the child");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.signal(),
+        Some(signal),
+        "the child must die of signal {signal}; it ended: {:?}, stderr:\n{stderr}",
+        out.status
+    );
+    stderr
+}
