@@ -277,7 +277,8 @@ enum pool_status pool_free(pool_t *pool);
  *
  * Ownership: the caller frees it with `pool_options_free`; it may be freed
  * or reused right after `pool_new`, which copies what it needs.
- * Returns NULL only when out of memory. Thread-safe.
+ * Never returns NULL: running out of heap here aborts the process, as
+ * any Rust allocation does (see `pool_new`). Thread-safe.
  */
 pool_options_t *pool_options_new(void);
 

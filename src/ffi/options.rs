@@ -63,7 +63,8 @@ unsafe fn update(
 ///
 /// Ownership: the caller frees it with `pool_options_free`; it may be freed
 /// or reused right after `pool_new`, which copies what it needs.
-/// Returns NULL only when out of memory. Thread-safe.
+/// Never returns NULL: running out of heap here aborts the process, as
+/// any Rust allocation does (see `pool_new`). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn pool_options_new() -> *mut pool_options_t {
     Box::into_raw(Box::new(pool_options {
