@@ -35,17 +35,11 @@ pub(crate) fn get_stats_should_panic() -> bool {
     PANIC_IN_STATS.load(Ordering::Relaxed)
 }
 
-static GUARD_MARKERS_OFF: AtomicBool = AtomicBool::new(false);
-
-/// With `off`, stacks mapped from now on get their guard pages from
-/// `mprotect`, as on kernels without `MADV_GUARD_INSTALL` (`stacks.rs`).
-/// Process-wide.
-pub fn guard_markers_off(off: bool) {
-    GUARD_MARKERS_OFF.store(off, Ordering::Relaxed);
-}
-
-pub(crate) fn guard_markers_are_off() -> bool {
-    GUARD_MARKERS_OFF.load(Ordering::Relaxed)
+/// From now on, stacks get their guard pages from `mprotect`, as where the
+/// kernel refuses `MADV_GUARD_INSTALL`: this takes the same fallback path
+/// (`stacks.rs`). Process-wide, for good.
+pub fn guard_markers_off() {
+    crate::stacks::refuse_guard_markers();
 }
 
 static SPAWN_FAILURE_PER_MILLE: AtomicU32 = AtomicU32::new(0);

@@ -51,6 +51,13 @@ const MADV_GUARD_INSTALL: Option<libc::c_int> = if cfg!(all(
 /// locked with `mlockall`): then every guard is an `mprotect`.
 static GUARD_ADVICE_REFUSED: AtomicBool = AtomicBool::new(false);
 
+/// From now on, guards as if the kernel had refused the marker advice
+/// (`fault::guard_markers_off`).
+#[cfg(feature = "fault-injection")]
+pub(crate) fn refuse_guard_markers() {
+    GUARD_ADVICE_REFUSED.store(true, Ordering::Relaxed);
+}
+
 /// Makes the page at `page` fault on any access.
 ///
 /// A guard marker (`MADV_GUARD_INSTALL`) is preferred to `mprotect`:
@@ -64,11 +71,7 @@ static GUARD_ADVICE_REFUSED: AtomicBool = AtomicBool::new(false);
 /// `page` is a page of a live private anonymous mapping of this arena,
 /// unused by any thread.
 unsafe fn install_guard(page: *mut u8, bytes: usize) -> io::Result<()> {
-    #[cfg(feature = "fault-injection")]
-    let marker = MADV_GUARD_INSTALL.filter(|_| !crate::fault::guard_markers_are_off());
-    #[cfg(not(feature = "fault-injection"))]
-    let marker = MADV_GUARD_INSTALL;
-    if let Some(advice) = marker {
+    if let Some(advice) = MADV_GUARD_INSTALL {
         if !GUARD_ADVICE_REFUSED.load(Ordering::Relaxed) {
             // SAFETY: per the contract; on failure nothing changed.
             if unsafe { libc::madvise(page.cast(), bytes, advice) } == 0 {

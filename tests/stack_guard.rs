@@ -80,7 +80,7 @@ fn pool_running(
 fn child(prealloc: bool) -> ! {
     if std::env::var(CHILD).is_ok_and(|mode| mode.ends_with("-mprotect")) {
         #[cfg(feature = "fault-injection")]
-        workerpool::fault::guard_markers_off(true);
+        workerpool::fault::guard_markers_off();
     }
     let pool = pool_running(64 << 10, 8, prealloc, write_below_stack);
     // SAFETY: a live pool.
