@@ -10,7 +10,6 @@
 use std::ffi::{CString, c_void};
 use std::io;
 use std::mem::MaybeUninit;
-use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,12 +142,11 @@ extern "C" fn thread_main(start: *mut c_void) -> *mut c_void {
         unsafe { libc::pthread_setname_np(libc::pthread_self(), name.as_ptr()) };
     }
     let Start { main, returned, .. } = *start;
-    // `main` handles the panics it expects; one escaping here would
-    // otherwise unwind into C.
-    if panic::catch_unwind(AssertUnwindSafe(main)).is_err() {
-        eprintln!("workerpool: a worker thread panicked; aborting");
-        std::process::abort();
-    }
+    // A panic escaping `main` cannot unwind out of this `extern "C"`
+    // function into the C thread start: the process aborts here, after the
+    // panic hook printed the message (Rust 1.81+; the crate needs 1.85),
+    // as for the C API's exports (`ffi/mod.rs`).
+    main();
     returned.store(true, Ordering::Release);
     ptr::null_mut()
 }
@@ -165,6 +163,33 @@ mod tests {
         assert_eq!(cut("averyverylongprefix-1", NAME_BYTES), "averyverylongpr");
         // 'é' is two bytes: 15 bytes end inside the eighth.
         assert_eq!(cut("éééééééé-0", NAME_BYTES), "ééééééé");
+    }
+
+    /// A panic escaping a thread's main function aborts the process: it
+    /// must not unwind into the C thread start. Runs in a child process:
+    /// the test binary runs this test again with `THREAD_PANIC_CHILD` set.
+    #[test]
+    fn a_panic_escaping_main_aborts_the_process() {
+        use std::os::unix::process::ExitStatusExt;
+        const CHILD: &str = "THREAD_PANIC_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let arena = StackArena::new(Some(256 << 10));
+            let thread =
+                Thread::start(&arena, "panics", || panic!("escaping main")).expect("start");
+            thread.join(&arena, false);
+            eprintln!("the join returned");
+            std::process::exit(3);
+        }
+        let name = "thread::tests::a_panic_escaping_main_aborts_the_process";
+        let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .expect("run the child");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
+        assert!(stderr.contains("escaping main"), "{stderr}");
+        assert!(!stderr.contains("the join returned"), "{stderr}");
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::cell::Cell;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::thread;
 
 use crate::job;
 use crate::shared::Shared;
@@ -41,19 +40,6 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
     Ok(())
 }
 
-/// Aborts the process if the pool's own machinery panics on a worker:
-/// running on with broken counts could lose tasks or hang `pool_free`.
-struct AbortOnPanic;
-
-impl Drop for AbortOnPanic {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            eprintln!("workerpool: internal panic on a worker thread; aborting");
-            std::process::abort();
-        }
-    }
-}
-
 fn run_hook(shared: &Shared, hook: Option<&crate::builder::Hook>) {
     if let Some(hook) = hook {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook())) {
@@ -62,8 +48,11 @@ fn run_hook(shared: &Shared, hook: Option<&crate::builder::Hook>) {
     }
 }
 
+/// The worker's main function. Task and hook panics are caught where they
+/// run; a panic of the pool's own machinery (a bug: running on with broken
+/// counts could lose tasks or hang `pool_free`) reaches `thread_main`, an
+/// `extern "C"` function, where the process aborts (`thread.rs`).
 fn run(shared: Arc<Shared>, number: usize) {
-    let guard = AbortOnPanic;
     shared.worker_started();
     let mut slot = shared.worker_slot(number);
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
@@ -77,5 +66,4 @@ fn run(shared: Arc<Shared>, number: usize) {
     run_hook(&shared, shared.config.on_exit.as_ref());
     CURRENT_POOL.with(|current| current.set(0));
     shared.worker_departed(slot);
-    drop(guard);
 }
