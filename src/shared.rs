@@ -125,7 +125,7 @@ pub(crate) struct Shared {
     handles: Mutex<Vec<Thread>>,
     /// The workers' stacks.
     pub(crate) stacks: StackArena,
-    /// Workers that returned, or are about to, whose handles `register`
+    /// Workers that returned, or are about to, whose threads `register`
     /// has not joined yet.
     departed: AtomicUsize,
     /// Numbers threads for their names.
@@ -478,7 +478,7 @@ impl Shared {
     }
 
     pub(crate) fn register(&self, thread: Thread) {
-        let finished = {
+        let freed_stacks = {
             let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
             handles.push(thread);
             // Join threads that expired or retired, so a long-running pool
@@ -487,17 +487,24 @@ impl Shared {
             if self.departed.load(Ordering::Relaxed) == 0 {
                 return;
             }
-            let (done, running): (Vec<_>, Vec<_>) =
-                handles.drain(..).partition(|h| h.has_returned());
+            let mut freed_stacks = Vec::new();
+            let mut running = Vec::with_capacity(handles.len());
+            for thread in handles.drain(..) {
+                match thread.try_join() {
+                    Ok(stack) => freed_stacks.push(stack),
+                    Err(thread) => running.push(thread),
+                }
+            }
             *handles = running;
             // A worker counts itself as departed just before it returns, so
-            // a few may not be finished yet: they are reaped next time.
-            self.departed.fetch_sub(done.len(), Ordering::Relaxed);
-            done
+            // a few may not have exited yet: they are joined next time.
+            self.departed
+                .fetch_sub(freed_stacks.len(), Ordering::Relaxed);
+            freed_stacks
         };
-        // The pool lives on: its stacks' pages go back to the OS.
-        for thread in finished {
-            thread.join(&self.stacks, true);
+        // The pool lives on: the stacks' pages go back to the OS.
+        for stack in freed_stacks {
+            self.stacks.give_back(stack, true);
         }
     }
 

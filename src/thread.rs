@@ -11,8 +11,6 @@ use std::ffi::{CString, c_void};
 use std::io;
 use std::mem::MaybeUninit;
 use std::ptr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::stacks::{Stack, StackArena};
 
@@ -33,14 +31,11 @@ fn cut(text: &str, bytes: usize) -> &str {
 pub(crate) struct Thread {
     id: libc::pthread_t,
     stack: Stack,
-    /// Set by the thread as its last action before returning.
-    returned: Arc<AtomicBool>,
 }
 
 struct Start {
     main: Box<dyn FnOnce() + Send>,
     name: Option<CString>,
-    returned: Arc<AtomicBool>,
 }
 
 impl Thread {
@@ -66,12 +61,10 @@ impl Thread {
         name: &str,
         main: impl FnOnce() + Send + 'static,
     ) -> Result<Thread, (io::Error, Stack)> {
-        let returned = Arc::new(AtomicBool::new(false));
         let name = cut(name, NAME_BYTES);
         let start = Box::new(Start {
             main: Box::new(main),
             name: CString::new(name).ok(),
-            returned: Arc::clone(&returned),
         });
         let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
         let mut id = MaybeUninit::<libc::pthread_t>::uninit();
@@ -110,14 +103,20 @@ impl Thread {
             // SAFETY: pthread_create succeeded and wrote the id.
             id: unsafe { id.assume_init() },
             stack,
-            returned,
         })
     }
 
-    /// Whether the thread's `main` has returned (the thread is then about
-    /// to exit, and `join` waits only for that).
-    pub(crate) fn has_returned(&self) -> bool {
-        self.returned.load(Ordering::Acquire)
+    /// Joins the thread if it has exited, without waiting, and returns its
+    /// stack (for the arena it came from); gives the handle back if the
+    /// thread still runs.
+    pub(crate) fn try_join(self) -> Result<Stack, Thread> {
+        // SAFETY: a joinable thread started by `start_on`; joined at most
+        // once: success consumes the handle.
+        match unsafe { libc::pthread_tryjoin_np(self.id, ptr::null_mut()) } {
+            0 => Ok(self.stack),
+            libc::EBUSY => Err(self),
+            rc => panic!("pthread_tryjoin_np of a worker failed: {rc}"),
+        }
     }
 
     /// Waits for the thread to exit, then gives its stack back to `stacks`
@@ -141,13 +140,12 @@ extern "C" fn thread_main(start: *mut c_void) -> *mut c_void {
         // calling thread. Failure only leaves the name unset.
         unsafe { libc::pthread_setname_np(libc::pthread_self(), name.as_ptr()) };
     }
-    let Start { main, returned, .. } = *start;
+    let Start { main, .. } = *start;
     // A panic escaping `main` cannot unwind out of this `extern "C"`
     // function into the C thread start: the process aborts here, after the
     // panic hook printed the message (Rust 1.81+; the crate needs 1.85),
     // as for the C API's exports (`ffi/mod.rs`).
     main();
-    returned.store(true, Ordering::Release);
     ptr::null_mut()
 }
 
@@ -155,7 +153,41 @@ extern "C" fn thread_main(start: *mut c_void) -> *mut c_void {
 mod tests {
     use super::*;
     use crate::stacks::StackArena;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// `try_join` gives the handle back while the thread runs, and its
+    /// stack once it has exited.
+    #[test]
+    fn try_join_waits_for_nothing() {
+        let arena = StackArena::new(Some(128 << 10));
+        let go = Arc::new(AtomicBool::new(false));
+        let go2 = Arc::clone(&go);
+        let mut thread = Thread::start(&arena, "tryjoin", move || {
+            while !go2.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+        })
+        .expect("start");
+        let low = thread.stack.low();
+        thread = match thread.try_join() {
+            Ok(_) => panic!("joined a thread that still runs"),
+            Err(running) => running,
+        };
+        go.store(true, Ordering::SeqCst);
+        let start = Instant::now();
+        let stack = loop {
+            match thread.try_join() {
+                Ok(stack) => break stack,
+                Err(running) => thread = running,
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "never exited");
+            std::thread::yield_now();
+        };
+        assert_eq!(stack.low(), low, "its own stack comes back");
+        arena.give_back(stack, false);
+    }
 
     #[test]
     fn names_are_cut_on_a_character_boundary() {
