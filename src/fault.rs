@@ -3,10 +3,12 @@
 //! tests can check that every path reports `POOL_ERR_SPAWN` / `EAGAIN`,
 //! loses no task and leaks no thread; makes the fast schedule path ignore
 //! its hint, so that its rare give-back branch runs every time; turns off
-//! guard-page markers, so that the `mprotect` fallback is tested; and
-//! makes `pool_get_stats` panic, as a bug inside an export would.
+//! guard-page markers, so that the `mprotect` fallback is tested; makes
+//! `pool_get_stats` panic, as a bug inside an export would; and makes idle
+//! workers pause before they decide to sleep, so that a shrink lands there.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 static FAST_PATH_HINT_OFF: AtomicBool = AtomicBool::new(false);
 
@@ -40,6 +42,24 @@ pub(crate) fn get_stats_should_panic() -> bool {
 /// (`stacks.rs`). Process-wide, for good.
 pub fn guard_markers_off() {
     crate::stacks::refuse_guard_markers();
+}
+
+static PAUSE_BEFORE_IDLE_MICROS: AtomicU32 = AtomicU32::new(0);
+
+/// With a nonzero `micros`, a worker that found no task pauses that long
+/// before it takes the sleepers' lock to decide whether it sleeps, leaves
+/// or looks again (`Sleepers::idle`): a capacity change or a task then
+/// lands between its last look and its decision. 0 turns it off.
+/// Process-wide.
+pub fn pause_before_idle(micros: u32) {
+    PAUSE_BEFORE_IDLE_MICROS.store(micros, Ordering::Relaxed);
+}
+
+pub(crate) fn pause_if_asked_before_idle() {
+    let micros = PAUSE_BEFORE_IDLE_MICROS.load(Ordering::Relaxed);
+    if micros > 0 {
+        std::thread::sleep(Duration::from_micros(u64::from(micros)));
+    }
 }
 
 static SPAWN_FAILURE_PER_MILLE: AtomicU32 = AtomicU32::new(0);

@@ -343,7 +343,7 @@ impl Shared {
             match self.sleepers.idle(
                 &self.counts,
                 &self.done,
-                self.cap(),
+                || self.cap(),
                 self.config.idle_timeout,
             ) {
                 Idle::Retry => continue,
@@ -552,7 +552,10 @@ impl Shared {
             self.waiters.wake_all();
         } else if capacity < old {
             // Busy workers retire after their task (`task_done` sees the
-            // bump); wake as many sleepers as must go.
+            // bump); wake as many sleepers as must go. A worker between
+            // its last look for a task and its sleep reads the new
+            // capacity when it decides, under the lock these claims take
+            // (`Sleepers::idle`), and leaves by itself.
             self.shrinks.fetch_add(1, Ordering::Release);
             let excess = self.counts.load().live().saturating_sub(capacity as u64);
             self.sleepers.wake_to_retire(&self.counts, excess);

@@ -85,14 +85,25 @@ impl Sleepers {
     /// Called by a worker that found no task. Decides whether it leaves
     /// (closing or above capacity, with nothing owed to it), sleeps, or
     /// looks again.
+    ///
+    /// `capacity` is read here, under the lock, never before: a shrink
+    /// stores the new capacity and then, under this lock, claims the
+    /// sleepers that must retire. A worker that read the old capacity before
+    /// the store and registered as a sleeper after that claim would sleep
+    /// on above capacity with nothing left to wake it. Under the lock it
+    /// either registers before the claim (and is claimed) or reads the new
+    /// capacity (and leaves).
     pub(crate) fn idle(
         &self,
         counts: &AtomicCounts,
         done: &Completions,
-        capacity: u64,
+        capacity: impl Fn() -> u64,
         idle_timeout: Option<Duration>,
     ) -> Idle {
+        #[cfg(feature = "fault-injection")]
+        crate::fault::pause_if_asked_before_idle();
         let mut tokens = self.lock();
+        let capacity = capacity();
         let decided = counts.update(|c| {
             if c.pending(done.read()) > c.awake() - 1 {
                 None
@@ -188,8 +199,8 @@ impl Sleepers {
 mod loom_models {
     use std::collections::VecDeque;
 
-    use loom::sync::Arc;
     use loom::sync::atomic::AtomicUsize;
+    use loom::sync::{Arc, Condvar, Mutex as LoomMutex};
 
     use super::{Idle, Sleepers};
     use crate::completions::{Completions, Done};
@@ -203,6 +214,11 @@ mod loom_models {
         sleepers: Sleepers,
         queue: Mutex<VecDeque<u32>>,
         ran: AtomicUsize,
+        capacity: AtomicUsize,
+        /// Workers that left because the pool was above capacity, with a
+        /// condvar so the test can wait for them (a hang is a loom deadlock).
+        retired: LoomMutex<u32>,
+        retired_changed: Condvar,
     }
 
     impl Model {
@@ -213,6 +229,9 @@ mod loom_models {
                 sleepers: Sleepers::new(),
                 queue: Mutex::new(VecDeque::new()),
                 ran: AtomicUsize::new(0),
+                capacity: AtomicUsize::new(workers as usize),
+                retired: LoomMutex::new(0),
+                retired_changed: Condvar::new(),
             };
             for _ in 0..workers {
                 model.counts.add_worker();
@@ -228,7 +247,7 @@ mod loom_models {
             self.queue.lock().unwrap().push_back(1);
         }
 
-        fn work(&self, shard: usize, capacity: u64) {
+        fn work(&self, shard: usize) {
             let tally = self.done.claim(shard);
             loop {
                 let task = self.queue.lock().unwrap().pop_front();
@@ -237,10 +256,31 @@ mod loom_models {
                     self.done.record(&tally);
                     continue;
                 }
+                let capacity = || self.capacity.load(Ordering::SeqCst) as u64;
                 match self.sleepers.idle(&self.counts, &self.done, capacity, None) {
                     Idle::Retry => loom::thread::yield_now(),
-                    Idle::Exit => return,
+                    Idle::Exit => {
+                        if !self.counts.load().closing() {
+                            *self.retired.lock().unwrap() += 1;
+                            self.retired_changed.notify_all();
+                        }
+                        return;
+                    }
                 }
+            }
+        }
+
+        /// `Shared::set_capacity` for a shrink.
+        fn shrink_to(&self, capacity: usize) {
+            self.capacity.store(capacity, Ordering::SeqCst);
+            let excess = self.counts.load().live().saturating_sub(capacity as u64);
+            self.sleepers.wake_to_retire(&self.counts, excess);
+        }
+
+        fn wait_retired(&self, workers: u32) {
+            let mut retired = self.retired.lock().unwrap();
+            while *retired < workers {
+                retired = self.retired_changed.wait(retired).unwrap();
             }
         }
 
@@ -259,7 +299,7 @@ mod loom_models {
             let workers: Vec<_> = (0..2)
                 .map(|shard| {
                     let model = Arc::clone(&model);
-                    loom::thread::spawn(move || model.work(shard, 2))
+                    loom::thread::spawn(move || model.work(shard))
                 })
                 .collect();
             model.schedule();
@@ -287,17 +327,41 @@ mod loom_models {
             let workers: Vec<_> = (0..2)
                 .map(|shard| {
                     let model = Arc::clone(&model);
-                    // Capacity 1: one of the two must retire.
-                    loom::thread::spawn(move || model.work(shard, 1))
+                    loom::thread::spawn(move || model.work(shard))
                 })
                 .collect();
             model.schedule();
-            model.sleepers.wake_to_retire(&model.counts, 1);
+            // One of the two must retire.
+            model.shrink_to(1);
             model.close();
             for worker in workers {
                 worker.join().unwrap();
             }
             assert_eq!(model.ran.load(Ordering::SeqCst), 1);
+            assert_eq!(model.counts.load().live(), 0);
+        });
+    }
+
+    /// A shrink while the workers go idle: each worker above the new
+    /// capacity leaves without any task or shutdown to wake it, whether it
+    /// was asleep, on its way to sleep, or still looking for work.
+    #[test]
+    fn loom_shrink_retires_idle_workers() {
+        loom_model().check(|| {
+            let model = Model::new(2);
+            let workers: Vec<_> = (0..2)
+                .map(|shard| {
+                    let model = Arc::clone(&model);
+                    loom::thread::spawn(move || model.work(shard))
+                })
+                .collect();
+            model.shrink_to(1);
+            model.wait_retired(1);
+            assert_eq!(model.counts.load().live(), 1);
+            model.close();
+            for worker in workers {
+                worker.join().unwrap();
+            }
             assert_eq!(model.counts.load().live(), 0);
         });
     }

@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use common::threads::threads_named;
 use common::*;
-use workerpool::fault::{fail_spawns, fast_path_hint_off};
+use workerpool::fault::{fail_spawns, fast_path_hint_off, pause_before_idle};
 use workerpool::ffi::*;
 
 use pool_status::*;
@@ -35,6 +35,7 @@ impl Faults {
         let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         fail_spawns(0, 1);
         fast_path_hint_off(false);
+        pause_before_idle(0);
         Faults(guard)
     }
 }
@@ -43,6 +44,7 @@ impl Drop for Faults {
     fn drop(&mut self) {
         fail_spawns(0, 1);
         fast_path_hint_off(false);
+        pause_before_idle(0);
     }
 }
 
@@ -609,6 +611,32 @@ fn fast_path_gives_tasks_back_when_workers_expired() {
     let _faults = Faults::lock();
     fast_path_hint_off(true);
     fast_path::expiring_workers(200);
+}
+
+/// A shrink that lands while idle workers are between their last look for
+/// a task and their decision to sleep (each pauses there): every worker
+/// above the new capacity must still leave, with no task or shutdown to
+/// wake it. A worker that decided on the capacity it read before the
+/// shrink would sleep on above it (`loom_shrink_retires_idle_workers`
+/// explores the same race).
+#[test]
+fn a_shrink_while_workers_go_idle_retires_them() {
+    let _faults = Faults::lock();
+    pause_before_idle(2_000);
+    for round in 0..5 {
+        let p = Opts {
+            prealloc: true,
+            ..Opts::new(8, "fshri")
+        }
+        .build();
+        assert_eq!(unsafe { pool_set_capacity(p, 2) }, POOL_OK);
+        wait_until(
+            &format!("round {round}: workers above capacity retired"),
+            || stats(p).workers == 2,
+        );
+        free_pool(p);
+        assert_no_thread_left("fshri");
+    }
 }
 
 const PANIC_CHILD: &str = "FAULTS_PANIC_CHILD";
