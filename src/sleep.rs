@@ -199,14 +199,14 @@ impl Sleepers {
 mod loom_models {
     use std::collections::VecDeque;
 
+    use loom::sync::Arc;
     use loom::sync::atomic::AtomicUsize;
-    use loom::sync::{Arc, Condvar, Mutex as LoomMutex};
 
     use super::{Idle, Sleepers};
     use crate::completions::{Completions, Done};
     use crate::counts::AtomicCounts;
     use crate::sync::loom_model;
-    use crate::sync::{Mutex, Ordering};
+    use crate::sync::{Condvar, Mutex, Ordering};
 
     struct Model {
         counts: AtomicCounts,
@@ -217,7 +217,7 @@ mod loom_models {
         capacity: AtomicUsize,
         /// Workers that left because the pool was above capacity, with a
         /// condvar so the test can wait for them (a hang is a loom deadlock).
-        retired: LoomMutex<u32>,
+        retired: Mutex<u32>,
         retired_changed: Condvar,
     }
 
@@ -230,7 +230,7 @@ mod loom_models {
                 queue: Mutex::new(VecDeque::new()),
                 ran: AtomicUsize::new(0),
                 capacity: AtomicUsize::new(workers as usize),
-                retired: LoomMutex::new(0),
+                retired: Mutex::new(0),
                 retired_changed: Condvar::new(),
             };
             for _ in 0..workers {

@@ -1,8 +1,8 @@
 //! Faults: thread creation failing at random points, a stack size the OS
 //! refuses, tasks still running when `pool_free` is called, `pool_free`
-//! racing with blocked schedulers, capacity shrunk to 1 under load, the
-//! fast schedule path acting on a stale view of the pool, a panic inside
-//! an export. Each
+//! racing with blocked schedulers, capacity shrunk to 1 under load or while
+//! workers go idle, the fast schedule path acting on a stale view of the
+//! pool, a panic inside an export. Each
 //! must give the documented status and never a hang, a crash, a lost or a
 //! doubly-run task, or a thread left behind.
 //!
