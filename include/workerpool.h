@@ -228,6 +228,12 @@ enum pool_status pool_wait(pool_t *pool);
  * shrinking retires idle workers at once and busy ones after their current
  * task. No accepted task is dropped. Thread-safe.
  *
+ * A shrink returns once the idle workers above the new capacity have left
+ * the pool's counts (`pool_stats.workers` shows it; their threads end a
+ * moment later). It waits for nothing else: busy workers leave after their
+ * task, and a worker still inside its `on_start` hook (which may be
+ * waiting for the caller) leaves when the hook returns.
+ *
  * Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` began),
  * `POOL_ERR_INVALID` (`pool` NULL).
  *

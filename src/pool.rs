@@ -133,6 +133,11 @@ impl Pool {
     /// Changes the capacity (clamped like [`Builder::capacity`]). Growing lets
     /// waiting schedulers in; shrinking retires idle workers at once and busy
     /// ones after their current task.
+    ///
+    /// A shrink returns once the idle workers above the new capacity have
+    /// left the counts ([`Stats::workers`]); it does not wait for busy
+    /// workers, nor for a worker still in its `on_start` hook (which may be
+    /// waiting for the caller): those leave after their task or hook.
     pub fn set_capacity(&self, capacity: usize) -> Result<(), Error> {
         self.shared.set_capacity(clamp_capacity(capacity))
     }

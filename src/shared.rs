@@ -130,6 +130,10 @@ pub(crate) struct Shared {
     departed: AtomicUsize,
     /// Numbers threads for their names.
     pub(crate) next_thread: AtomicUsize,
+    /// Workers inside their `on_start` hook: awake, without a task, and
+    /// perhaps waiting for the thread that shrinks the pool
+    /// (`wait_for_idle_to_retire`).
+    in_start_hook: AtomicUsize,
     /// Worker threads that have begun to run (already named): a
     /// preallocating build returns only once every thread it started is
     /// running under its name (`wait_started`).
@@ -156,6 +160,7 @@ impl Shared {
             handles: Mutex::new(Vec::new()),
             departed: AtomicUsize::new(0),
             next_thread: AtomicUsize::new(0),
+            in_start_hook: AtomicUsize::new(0),
             started: Mutex::new(Starts::default()),
             all_started: Condvar::new(),
         }
@@ -559,8 +564,49 @@ impl Shared {
             self.shrinks.fetch_add(1, Ordering::Release);
             let excess = self.counts.load().live().saturating_sub(capacity as u64);
             self.sleepers.wake_to_retire(&self.counts, excess);
+            self.wait_for_idle_to_retire();
         }
         Ok(())
+    }
+
+    /// After a shrink: returns once the pool is within its capacity or every
+    /// worker above it is busy, so that `stats.workers` shows the idle ones
+    /// gone when `set_capacity` returns ("retires idle workers at once").
+    ///
+    /// Why it ends: an awake worker without a task (`awake - pending`,
+    /// claimed sleepers included) is looking for one or about to; within its
+    /// spin it reaches `Sleepers::idle`, which reads the capacity under the
+    /// lock and, the pool being above it, uncounts the worker. Each such exit
+    /// lowers `live` and `awake`, until `live <= cap` or no awake worker is
+    /// without a task. Concurrent schedules only raise `pending`, which ends
+    /// the wait sooner (their workers are busy, and retire after the task).
+    /// Two kinds of worker are not waited for: busy ones (API.md: "after
+    /// their current task"), and those inside `on_start`, which may be
+    /// waiting for the caller (a lock it holds); they retire when the hook
+    /// returns. `pending` is an overestimate (`counts.rs`), which can only
+    /// end the wait early.
+    fn wait_for_idle_to_retire(&self) {
+        let backoff = Backoff::new();
+        loop {
+            let done = self.done.read();
+            let c = self.counts.load();
+            let in_hook = self.in_start_hook.load(Ordering::SeqCst) as u64;
+            let without_task = c
+                .awake()
+                .saturating_sub(in_hook)
+                .saturating_sub(c.pending(done));
+            if c.live() <= self.cap() || without_task == 0 || c.closing() {
+                return;
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// Runs `on_start`, counted in `in_start_hook` meanwhile.
+    pub(crate) fn run_start_hook(&self, run: impl FnOnce()) {
+        self.in_start_hook.fetch_add(1, Ordering::SeqCst);
+        run();
+        self.in_start_hook.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Stops admissions and wakes blocked schedulers, which return `Freed`.

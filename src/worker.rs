@@ -56,7 +56,9 @@ fn run(shared: Arc<Shared>, number: usize) {
     shared.worker_started();
     let mut slot = shared.worker_slot(number);
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
-    run_hook(&shared, shared.config.on_start.as_ref());
+    if shared.config.on_start.is_some() {
+        shared.run_start_hook(|| run_hook(&shared, shared.config.on_start.as_ref()));
+    }
     while let Some(task) = shared.next_job() {
         let outcome = task.run(shared.config.panic_handler.as_ref());
         if shared.task_done(outcome, &mut slot) {

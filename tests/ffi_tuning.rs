@@ -24,7 +24,7 @@ use workerpool::ffi::*;
 
 mod common;
 use common::threads::*;
-use common::{DEADLINE, Gated, gated_task, wait_until};
+use common::{DEADLINE, Gated, gated_task, run_bounded, wait_until};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -466,8 +466,9 @@ fn shrinking_retires_idle_workers_at_once() {
     let pool = new_pool(8, opts);
     assert_eq!(stats(pool).workers, 8);
     assert_eq!(unsafe { pool_set_capacity(pool, 2) }, OK);
-    assert_eq!(stats(pool).capacity, 2);
-    wait_until("idle workers retired", || stats(pool).workers == 2);
+    // "At once": the idle workers are counted out when the call returns.
+    let s = stats(pool);
+    assert_eq!((s.capacity, s.workers), (2, 2));
     wait_until("retired threads exited", || threads_named("tushi") == 2);
 
     // The two left still work, and no third one is started.
@@ -486,6 +487,71 @@ fn shrinking_retires_idle_workers_at_once() {
     assert_eq!(g.done.load(SeqCst), 2);
     free_pool(pool);
     wait_until("no thread left", || threads_named("tushi") == 0);
+}
+
+/// The usual sequence in a program: run a batch, wait for it, shrink. The
+/// workers have just finished their tasks and are still looking for more
+/// (not yet asleep) when the shrink comes: they are counted out before
+/// `pool_set_capacity` returns all the same.
+#[test]
+fn shrinking_after_a_batch_retires_the_idle_workers_at_once() {
+    for round in 0..20 {
+        let pool = new_pool(8, options(|o| set_name(o, "tushb2")));
+        let count = leak(AtomicUsize::new(0));
+        for _ in 0..64 {
+            assert_eq!(
+                unsafe { pool_schedule(pool, Some(count_task), arg(count)) },
+                OK
+            );
+        }
+        assert_eq!(unsafe { pool_wait(pool) }, OK);
+        assert_eq!(unsafe { pool_set_capacity(pool, 1) }, OK);
+        let s = stats(pool);
+        assert!(s.workers <= 1, "round {round}: {s:?}");
+        assert_eq!(count.load(SeqCst), 64);
+        free_pool(pool);
+    }
+    wait_until("no thread left", || threads_named("tushb2") == 0);
+}
+
+static START_HOOK_LOCK: Mutex<()> = Mutex::new(());
+
+unsafe extern "C" fn start_hook_takes_lock(_: *mut c_void) {
+    drop(START_HOOK_LOCK.lock().unwrap_or_else(|p| p.into_inner()));
+}
+
+/// A shrink does not wait for workers inside `on_start`: a hook may wait for
+/// the very thread that shrinks (here, for a lock it holds, as Python's GIL
+/// would be). They leave once the hook returns.
+#[test]
+fn shrinking_does_not_wait_for_workers_in_their_start_hook() {
+    let held = START_HOOK_LOCK.lock().unwrap();
+    let opts = options(|o| unsafe {
+        assert_eq!(pool_options_set_prealloc(o, true), OK);
+        assert_eq!(
+            pool_options_set_thread_hooks(
+                o,
+                Some(start_hook_takes_lock),
+                None,
+                std::ptr::null_mut()
+            ),
+            OK
+        );
+        set_name(o, "tuhook");
+    });
+    // Returns with both workers named and blocked in their hook.
+    let pool = PoolPtr(new_pool(2, opts));
+    let status = run_bounded(
+        "pool_set_capacity beside blocked start hooks",
+        move || unsafe { pool_set_capacity(pool.get(), 1) },
+    );
+    assert_eq!(status, OK);
+    drop(held);
+    wait_until("a worker retired after its hook", || {
+        stats(pool.get()).workers == 1
+    });
+    free_pool(pool.get());
+    wait_until("no thread left", || threads_named("tuhook") == 0);
 }
 
 #[test]
