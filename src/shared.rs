@@ -584,7 +584,8 @@ impl Shared {
     /// their current task"), and those inside `on_start`, which may be
     /// waiting for the caller (a lock it holds); they retire when the hook
     /// returns. `pending` is an overestimate (`counts.rs`), which can only
-    /// end the wait early.
+    /// end the wait early. Once the pool is closing the wait ends too:
+    /// every worker leaves anyway, and `shutdown` waits for this caller.
     fn wait_for_idle_to_retire(&self) {
         let backoff = Backoff::new();
         loop {
@@ -602,8 +603,9 @@ impl Shared {
         }
     }
 
-    /// Runs `on_start`, counted in `in_start_hook` meanwhile.
-    pub(crate) fn run_start_hook(&self, run: impl FnOnce()) {
+    /// Runs a worker's `on_start` hook (`run`), counted in `in_start_hook`
+    /// meanwhile.
+    pub(crate) fn counting_start_hook(&self, run: impl FnOnce()) {
         self.in_start_hook.fetch_add(1, Ordering::SeqCst);
         run();
         self.in_start_hook.fetch_sub(1, Ordering::SeqCst);

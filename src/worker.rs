@@ -56,8 +56,8 @@ fn run(shared: Arc<Shared>, number: usize) {
     shared.worker_started();
     let mut slot = shared.worker_slot(number);
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
-    if shared.config.on_start.is_some() {
-        shared.run_start_hook(|| run_hook(&shared, shared.config.on_start.as_ref()));
+    if let Some(on_start) = &shared.config.on_start {
+        shared.counting_start_hook(|| run_hook(&shared, Some(on_start)));
     }
     while let Some(task) = shared.next_job() {
         let outcome = task.run(shared.config.panic_handler.as_ref());
