@@ -588,17 +588,12 @@ impl Shared {
     /// every worker leaves anyway, and `shutdown` waits for this caller.
     fn wait_for_idle_to_retire(&self) {
         let backoff = Backoff::new();
-        loop {
-            let done = self.done.read();
-            let c = self.counts.load();
-            let in_hook = self.in_start_hook.load(Ordering::SeqCst) as u64;
-            let without_task = c
-                .awake()
-                .saturating_sub(in_hook)
-                .saturating_sub(c.pending(done));
-            if c.live() <= self.cap() || without_task == 0 || c.closing() {
-                return;
-            }
+        while sleep::idle_above_capacity(
+            &self.counts,
+            &self.done,
+            self.cap(),
+            self.in_start_hook.load(Ordering::SeqCst) as u64,
+        ) {
             backoff.snooze();
         }
     }

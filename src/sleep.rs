@@ -56,6 +56,26 @@ pub(crate) fn wake_needed(c: Counts, done: &Completions) -> bool {
     c.sleeping() > 0 && (c.awake() == 0 || c.pending(done.read()) > c.awake())
 }
 
+/// Whether a shrink to `capacity` still has idle workers to see leave
+/// (`Shared::wait_for_idle_to_retire`): the pool is above capacity and not
+/// closing, and some awake worker has no task, not counting the
+/// `in_start_hook` workers inside `on_start`. The completions are read
+/// before the counts, so `pending` is never below the truth (`counts.rs`).
+pub(crate) fn idle_above_capacity(
+    counts: &AtomicCounts,
+    done: &Completions,
+    capacity: u64,
+    in_start_hook: u64,
+) -> bool {
+    let done = done.read();
+    let c = counts.load();
+    let without_task = c
+        .awake()
+        .saturating_sub(in_start_hook)
+        .saturating_sub(c.pending(done));
+    c.live() > capacity && without_task > 0 && !c.closing()
+}
+
 /// What an idle worker does next.
 pub(crate) enum Idle {
     /// Look for a task again.
@@ -265,13 +285,7 @@ mod loom_models {
             self.capacity.store(capacity, Ordering::SeqCst);
             let excess = self.counts.load().live().saturating_sub(capacity as u64);
             self.sleepers.wake_to_retire(&self.counts, excess);
-            loop {
-                let done = self.done.read();
-                let c = self.counts.load();
-                let without_task = c.awake().saturating_sub(c.pending(done));
-                if c.live() <= capacity as u64 || without_task == 0 || c.closing() {
-                    return;
-                }
+            while super::idle_above_capacity(&self.counts, &self.done, capacity as u64, 0) {
                 loom::thread::yield_now();
             }
         }

@@ -40,11 +40,9 @@ pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
     Ok(())
 }
 
-fn run_hook(shared: &Shared, hook: Option<&crate::builder::Hook>) {
-    if let Some(hook) = hook {
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook())) {
-            job::report_panic(payload, shared.config.panic_handler.as_ref());
-        }
+fn run_hook(shared: &Shared, hook: &crate::builder::Hook) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook())) {
+        job::report_panic(payload, shared.config.panic_handler.as_ref());
     }
 }
 
@@ -57,7 +55,7 @@ fn run(shared: Arc<Shared>, number: usize) {
     let mut slot = shared.worker_slot(number);
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
     if let Some(on_start) = &shared.config.on_start {
-        shared.counting_start_hook(|| run_hook(&shared, Some(on_start)));
+        shared.counting_start_hook(|| run_hook(&shared, on_start));
     }
     while let Some(task) = shared.next_job() {
         let outcome = task.run(shared.config.panic_handler.as_ref());
@@ -65,7 +63,9 @@ fn run(shared: Arc<Shared>, number: usize) {
             break;
         }
     }
-    run_hook(&shared, shared.config.on_exit.as_ref());
+    if let Some(on_exit) = &shared.config.on_exit {
+        run_hook(&shared, on_exit);
+    }
     CURRENT_POOL.with(|current| current.set(0));
     shared.worker_departed(slot);
 }

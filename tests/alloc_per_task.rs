@@ -70,18 +70,13 @@ unsafe extern "C" fn bump(arg: *mut c_void) {
 /// Fills a bounded queue to its limit behind `workers` held workers, so
 /// that the warm-up has used as many queue blocks as the counted run's
 /// backlog can ever need. (A warm-up of plain schedules reaches that
-/// backlog only if the workers happen to fall behind.) Returns the `bump`
-/// tasks it scheduled.
+/// backlog only if the workers happen to fall behind.) Schedules
+/// `queue_size` `bump` tasks.
 ///
 /// # Safety
 /// `pool` is live, with `workers` workers and a queue of `queue_size`;
 /// `arg` is what `bump` takes.
-unsafe fn fill_backlog(
-    pool: *mut pool_t,
-    workers: usize,
-    queue_size: usize,
-    arg: *mut c_void,
-) -> usize {
+unsafe fn fill_backlog(pool: *mut pool_t, workers: usize, queue_size: usize, arg: *mut c_void) {
     let held = common::leak(common::Gated::new());
     for _ in 0..workers {
         // SAFETY: per the contract; `held` is leaked.
@@ -97,7 +92,6 @@ unsafe fn fill_backlog(
     held.open();
     // SAFETY: per the contract.
     assert_eq!(unsafe { pool_wait(pool) }, pool_status::POOL_OK);
-    queue_size
 }
 
 /// Allocations during `TASKS` schedules + runs + `pool_wait`, after a
@@ -107,8 +101,9 @@ fn allocations(queue_size: usize) -> u64 {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let count = AtomicUsize::new(0);
     let arg = &count as *const AtomicUsize as *mut c_void;
+    let bounded = queue_size != usize::MAX;
     // SAFETY: plain C-API use; `count` outlives the pool (freed below).
-    let filled = unsafe {
+    unsafe {
         let opts = pool_options_new();
         assert!(!opts.is_null());
         assert_eq!(pool_options_set_prealloc(opts, true), pool_status::POOL_OK);
@@ -120,11 +115,9 @@ fn allocations(queue_size: usize) -> u64 {
         pool_options_free(opts);
         assert!(!pool.is_null());
 
-        let filled = if queue_size == usize::MAX {
-            0
-        } else {
-            fill_backlog(pool, 2, queue_size, arg)
-        };
+        if bounded {
+            fill_backlog(pool, 2, queue_size, arg);
+        }
         for _ in 0..TASKS {
             assert_eq!(pool_schedule(pool, Some(bump), arg), pool_status::POOL_OK);
         }
@@ -139,8 +132,8 @@ fn allocations(queue_size: usize) -> u64 {
         COUNTING.store(false, Ordering::SeqCst);
 
         assert_eq!(pool_free(pool), pool_status::POOL_OK);
-        filled
-    };
+    }
+    let filled = if bounded { queue_size } else { 0 };
     assert_eq!(count.load(Ordering::SeqCst), 2 * TASKS + filled);
     let allocs = ALLOCS.load(Ordering::SeqCst);
     println!(
