@@ -15,6 +15,16 @@
 //!   delivery: the producer's CAS on it finds the worker idle and hands the
 //!   task over; the worker's store of "idle" after the task is its
 //!   completion. Workers park after their spin.
+//! - `mailbox-pool`: `mailbox` plus the work the pool cannot drop around
+//!   it: the producer counts each task in an `admitted` counter that only
+//!   it writes (for `pool_wait`, stats and shutdown) and, a job being
+//!   wider than a word, claims the line before it writes the job and marks
+//!   it full; the worker counts the task in its own completion shard, then
+//!   issues the `SeqCst` fence of the hand-shake with `wait` callers and
+//!   reads the two lines that hand-shake and retirement check per task.
+//! - `mailbox-pool-asym`: the same without the worker's fence, as if the
+//!   hand-shake paired a compiler fence on the worker with a process-wide
+//!   barrier (`membarrier`) on the rare side that goes to sleep.
 //! - `counted`: the pool's structure: admission is a CAS of an admitted
 //!   count against the per-worker completion counts (the sum of the shards,
 //!   as `Shared::admit` reads them), then delivery through a shared queue;
@@ -46,6 +56,9 @@ fn bump() {
 
 /// The task as every model calls it: through a pointer.
 const TASK: fn() = bump;
+
+/// Jobs by number, for the model that writes a job into a mailbox.
+static JOBS: [fn(); 1] = [TASK];
 
 /// Mailbox states; any other value is a task number.
 const IDLE: usize = 0;
@@ -158,6 +171,114 @@ fn mailbox() -> Duration {
         }
     };
     timed(spawn, produce)
+}
+
+/// `mailbox-pool` (`fence_per_task`) and `mailbox-pool-asym`: see the
+/// module docs.
+fn mailbox_pool_with(fence_per_task: bool) -> Duration {
+    const OPEN: usize = 0;
+    const PARKED: usize = 1;
+    const CLAIMED: usize = 2;
+    const FULL: usize = 3;
+    struct Mailbox {
+        state: AtomicUsize,
+        job: AtomicUsize,
+    }
+    let boxes: Arc<Vec<CachePadded<Mailbox>>> = Arc::new(
+        (0..WORKERS)
+            .map(|_| {
+                CachePadded::new(Mailbox {
+                    state: AtomicUsize::new(OPEN),
+                    job: AtomicUsize::new(0),
+                })
+            })
+            .collect(),
+    );
+    let shards: Arc<Vec<CachePadded<AtomicU64>>> = Arc::new(
+        (0..WORKERS)
+            .map(|_| CachePadded::new(AtomicU64::new(0)))
+            .collect(),
+    );
+    // Lines every worker reads after each task and nobody writes here: the
+    // waiters' "asleep" flag and the shrink count.
+    let asleep = Arc::new(CachePadded::new(AtomicBool::new(false)));
+    let shrinks = Arc::new(CachePadded::new(AtomicU64::new(0)));
+    let admitted = CachePadded::new(AtomicU64::new(0));
+    let spawn = |i: usize, stop: Arc<AtomicBool>| {
+        let (boxes, shards) = (Arc::clone(&boxes), Arc::clone(&shards));
+        let (asleep, shrinks) = (Arc::clone(&asleep), Arc::clone(&shrinks));
+        thread::spawn(move || {
+            let (mine, shard) = (&boxes[i], &shards[i]);
+            let backoff = Backoff::new();
+            while !stop.load(Acquire) {
+                let state = mine.state.load(Acquire);
+                if state == FULL {
+                    // The job as the producer wrote it: here an index into
+                    // a table of functions.
+                    JOBS[mine.job.load(Relaxed)]();
+                    shard.store(shard.load(Relaxed) + 1, Release);
+                    if fence_per_task {
+                        fence(SeqCst);
+                    }
+                    let asleep = asleep.load(Relaxed);
+                    let shrunk = shrinks.load(Acquire) != 0;
+                    assert!(!asleep && !shrunk, "nobody sleeps or shrinks here");
+                    mine.state.store(OPEN, Release);
+                    backoff.reset();
+                } else if state == CLAIMED {
+                    // The producer is two stores from FULL.
+                    std::hint::spin_loop();
+                } else if !backoff.is_completed() {
+                    backoff.snooze();
+                } else if mine
+                    .state
+                    .compare_exchange(OPEN, PARKED, AcqRel, Acquire)
+                    .is_ok()
+                {
+                    while mine.state.load(Acquire) == PARKED && !stop.load(Acquire) {
+                        thread::park();
+                    }
+                    backoff.reset();
+                }
+            }
+        })
+    };
+    let produce = |threads: &[Thread]| {
+        let mut next = 0;
+        for _ in 0..TASKS {
+            admitted.fetch_add(1, SeqCst);
+            spin_until(|| {
+                for _ in 0..WORKERS {
+                    let (line, i) = (&boxes[next], next);
+                    next = (next + 1) % WORKERS;
+                    let seen = line.state.load(Relaxed);
+                    if seen <= PARKED
+                        && line
+                            .state
+                            .compare_exchange(seen, CLAIMED, AcqRel, Relaxed)
+                            .is_ok()
+                    {
+                        if seen == PARKED {
+                            threads[i].unpark();
+                        }
+                        line.job.store(0, Relaxed);
+                        line.state.store(FULL, Release);
+                        return true;
+                    }
+                }
+                false
+            });
+        }
+    };
+    timed(spawn, produce)
+}
+
+fn mailbox_pool() -> Duration {
+    mailbox_pool_with(true)
+}
+
+fn mailbox_pool_asym() -> Duration {
+    mailbox_pool_with(false)
 }
 
 /// The pool's admission: a CAS of the admitted count, taken only while the
@@ -293,9 +414,11 @@ fn main() {
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(7);
     type Model = (&'static str, fn() -> Duration);
-    let models: [Model; 4] = [
+    let models: [Model; 6] = [
         ("channel", channel),
         ("mailbox", mailbox),
+        ("mailbox-pool", mailbox_pool),
+        ("mailbox-pool-asym", mailbox_pool_asym),
         ("counted", counted_queue),
         ("counted-mailbox", counted_mailbox),
     ];
