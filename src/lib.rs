@@ -23,6 +23,7 @@ pub mod fault;
 pub mod ffi;
 mod gate;
 mod job;
+mod mailbox;
 mod pool;
 mod queue;
 mod shared;

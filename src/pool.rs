@@ -69,7 +69,7 @@ impl Pool {
         if prealloc {
             for _ in 0..capacity {
                 pool.shared.count_worker();
-                if worker::spawn(&pool.shared).is_err() {
+                if worker::spawn(&pool.shared, None).is_err() {
                     pool.shared.uncount_worker();
                     // Dropping `pool` joins the workers already started.
                     return Err(Error::Spawn);

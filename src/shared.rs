@@ -9,13 +9,20 @@
 //! 2. else `live < cap`: a worker is started for it;
 //! 3. else `pending - w < q`: it waits in the queue;
 //!
-//! and otherwise the pool is full. All three kinds of task go through one
-//! unbounded queue; the bounds live in the counts, decided by one CAS
-//! (`counts.rs`). So hand-off mode (`q == 0`) means "accepted iff a worker
-//! is idle or can be started" without a rendezvous: a task never waits for
-//! a worker to arrive at the queue. Before the push, a sleeping worker is
+//! and otherwise the pool is full. With a queue (`q > 0`), all three kinds
+//! of task go through one unbounded queue; the bounds live in the counts,
+//! decided by one CAS (`counts.rs`). Before the push, a sleeping worker is
 //! woken only when no worker is awake or the awake ones no longer cover the
 //! pending tasks (`sleep.rs`).
+//!
+//! Hand-off mode (`q == 0`) has no queue: "accepted iff a worker is idle or
+//! can be started", without a rendezvous. Each worker has a line
+//! (`mailbox.rs`) that says when it is idle; a schedule claims an idle
+//! worker's line with one compare-exchange, which both decides rule 1 and
+//! hands the task over, or else starts a worker with the task (rule 2), or
+//! finds the pool full. The counts still count admitted tasks and live
+//! workers (for `wait`, stats, capacity and shutdown), never sleepers: a
+//! worker parks on its own line.
 //!
 //! # The fast path
 //!
@@ -35,8 +42,10 @@
 //! awake worker, or a sleeper has been claimed for it. A worker leaves
 //! (idle expiry, retirement after a shrink, shutdown) only while the awake
 //! workers left cover every pending task, or, for expiry, as an unclaimed
-//! sleeper that nobody counted on. Shutdown therefore needs no drain step:
-//! once closing, the last worker leaves only when nothing is pending.
+//! sleeper that nobody counted on. In hand-off mode a pending task is
+//! running or in a claimed line, and a worker leaves only from an idle
+//! (unclaimed) line. Shutdown therefore needs no drain step: once closing,
+//! the last worker leaves only when nothing is pending.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -49,12 +58,18 @@ use crate::completions::{Completions, Tally};
 use crate::counts::{AtomicCounts, Counts, MAX_PENDING};
 use crate::gate::Gate;
 use crate::job::{Job, Outcome};
+use crate::mailbox::{Claim, Mailbox, Mailboxes, Wake};
 use crate::queue::Queue;
 use crate::sleep::{self, Idle, Sleepers};
 use crate::stacks::StackArena;
 use crate::thread::Thread;
 use crate::waiters::{Reason, Waiters};
 use crate::{Error, worker};
+
+/// Hand-off mode: how many spins (crossbeam's `Backoff::spin`, 1 to 64
+/// pause instructions each) a schedule that may wait makes for an idle
+/// worker before it takes the gated path.
+const FAST_CLAIM_SPINS: usize = 7;
 
 /// How a scheduler behaves when the pool is full.
 #[derive(Clone, Copy)]
@@ -70,9 +85,12 @@ pub(crate) enum WhenFull {
 }
 
 /// The result of one admission attempt.
-enum Admission {
+enum Admission<'a> {
     /// Counted as pending; goes into the queue.
     Queue,
+    /// Hand-off mode: counted as pending; an idle worker's line is claimed
+    /// for it.
+    Deliver(Claim<'a>),
     /// Counted as pending and as a live worker; a thread must be started.
     Spawn,
     Full,
@@ -112,8 +130,12 @@ pub(crate) struct Shared {
     rejected: AtomicU64,
     panicked: AtomicU64,
     pub(crate) config: Config,
-    /// Accepted tasks not yet taken by a worker.
+    /// Accepted tasks not yet taken by a worker (queue modes).
     queue: Queue<Job>,
+    /// Hand-off mode (`queue_size 0`): one line per worker, which is both
+    /// admission and delivery (`mailbox.rs`); `queue` and `sleepers` stay
+    /// unused.
+    mailboxes: Option<Mailboxes>,
     /// Threads inside a call that the counted tasks do not protect
     /// (`gate.rs`).
     pub(crate) callers: Gate,
@@ -143,6 +165,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(capacity: usize, config: Config) -> Self {
+        let hand_off = config.queue_limit == 0;
         Shared {
             stacks: StackArena::new(config.stack_size),
             counts: CachePadded::new(AtomicCounts::new()),
@@ -154,6 +177,7 @@ impl Shared {
             panicked: AtomicU64::new(0),
             config,
             queue: Queue::new(),
+            mailboxes: hand_off.then(Mailboxes::new),
             callers: Gate::new(),
             waiters: Waiters::new(),
             sleepers: Sleepers::new(),
@@ -170,7 +194,10 @@ impl Shared {
         self.capacity.load(Ordering::SeqCst) as u64
     }
 
-    fn admit(&self) -> (Admission, Counts) {
+    fn admit(&self) -> (Admission<'_>, Counts) {
+        if let Some(lines) = &self.mailboxes {
+            return self.admit_hand_off(lines);
+        }
         let cap = self.cap();
         let queue_limit = self.config.queue_limit;
         let decided = self.counts.update(|c| {
@@ -197,6 +224,41 @@ impl Shared {
         }
     }
 
+    /// Hand-off mode's admission, under a gate pass: an idle worker's line,
+    /// else a worker started (`live < cap`), else full. A claimed line is
+    /// counted only after the claim: its worker cannot finish the task (and
+    /// count it done) before `deliver`, so `pending` never falls below the
+    /// truth.
+    fn admit_hand_off<'a>(&'a self, lines: &'a Mailboxes) -> (Admission<'a>, Counts) {
+        let c = self.counts.load();
+        if c.closing() {
+            return (Admission::Closed, c);
+        }
+        // The long scan only if a worker can be idle: completions read
+        // first, `pending` is never below the truth, so `pending >= live`
+        // means none is.
+        let some_idle = || {
+            let done = self.done.read();
+            let c = self.counts.load();
+            c.pending(done) < c.live()
+        };
+        if let Some(claim) = lines.claim(some_idle) {
+            return (
+                Admission::Deliver(claim),
+                self.counts.add_task().with_task(),
+            );
+        }
+        let cap = self.cap();
+        let started = self.counts.update(|c| {
+            (!c.closing() && c.live() < cap).then(|| (c.with_task().with_worker(), ()))
+        });
+        match started {
+            Ok((before, ())) => (Admission::Spawn, before.with_task().with_worker()),
+            Err(c) if c.closing() => (Admission::Closed, c),
+            Err(c) => (Admission::Full, c),
+        }
+    }
+
     /// Schedules `job`. On success the job will run exactly once.
     ///
     /// The fast path serves an unbounded queue whose workers are all
@@ -209,6 +271,36 @@ impl Shared {
     /// workers gone since the hint, bounded queues, pools still starting
     /// workers) takes the gated path, which decides by CAS.
     pub(crate) fn submit(self: &Arc<Self>, job: Job, when_full: WhenFull) -> Result<(), Error> {
+        if let Some(lines) = &self.mailboxes {
+            // Hand-off mode's fast path: as above, the counted task keeps
+            // the pool alive, until `deliver`'s last store. Counted before
+            // the claim, it is never counted after its completion. A short
+            // scan only: a busy large pool is left to the gated path, which
+            // first checks that a worker can be idle.
+            let before = self.counts.add_task();
+            if !before.closing() {
+                // A schedule that would wait anyway spins a little (a few
+                // microseconds, no yield) for a worker finishing its task:
+                // cheaper than giving the count back and taking a gate pass
+                // (W3 in BENCHMARKS.md). Meanwhile its task is counted
+                // though not yet accepted, as on the queue's fast path.
+                let waits = !matches!(when_full, WhenFull::Refuse);
+                let spin = Backoff::new();
+                for round in 0..=FAST_CLAIM_SPINS {
+                    if let Some(claim) = lines.claim(|| false) {
+                        claim.deliver(job);
+                        return Ok(());
+                    }
+                    if !waits || round == FAST_CLAIM_SPINS {
+                        break;
+                    }
+                    spin.spin();
+                }
+            }
+            let _pass = self.callers.hold();
+            self.withdraw_task();
+            return self.submit_gated(job, when_full);
+        }
         if let Some(cap) = self.fast_path_capacity() {
             let before = self.counts.add_task();
             if before.surely_queues(cap) {
@@ -282,6 +374,10 @@ impl Shared {
                 self.accept(job, after);
                 Ok(())
             }
+            (Admission::Deliver(claim), _) => {
+                claim.deliver(job);
+                Ok(())
+            }
             (Admission::Spawn, after) => self.spawn_for(job, after),
             (Admission::Full, _) => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
@@ -300,7 +396,7 @@ impl Shared {
 
     /// Spins briefly (room usually appears within a task's length), then
     /// sleeps until an admission other than `Full` or the deadline.
-    fn wait_for_room(&self, deadline: Option<Instant>) -> (Admission, Counts) {
+    fn wait_for_room(&self, deadline: Option<Instant>) -> (Admission<'_>, Counts) {
         let backoff = Backoff::new();
         while !backoff.is_completed() {
             backoff.snooze();
@@ -368,7 +464,10 @@ impl Shared {
     /// the job still goes to the queue when a live worker exists and the
     /// queue has room; otherwise it is refused with `Spawn`.
     fn spawn_for(self: &Arc<Self>, job: Job, after: Counts) -> Result<(), Error> {
-        if worker::spawn(self).is_ok() {
+        if let Some(lines) = &self.mailboxes {
+            return self.spawn_with_first_job(lines, job);
+        }
+        if worker::spawn(self, None).is_ok() {
             // `after` counts the new worker as awake, so `accept` wakes a
             // sleeper only if even that does not cover the pending tasks.
             self.accept(job, after);
@@ -403,6 +502,23 @@ impl Shared {
         }
     }
 
+    /// Hand-off mode's `spawn_for`: the job goes to the new worker's line.
+    /// If the OS refuses the thread, the job goes to an idle worker if one
+    /// is there now; otherwise it is refused with `Spawn`.
+    fn spawn_with_first_job(self: &Arc<Self>, lines: &Mailboxes, job: Job) -> Result<(), Error> {
+        let job = match worker::spawn(self, Some(job)) {
+            Ok(()) => return Ok(()),
+            Err(job) => job.unwrap_or_else(|| unreachable!("a failed start gives its job back")),
+        };
+        self.counts.remove_worker();
+        if let Some(claim) = lines.claim(|| true) {
+            claim.deliver(job);
+            return Ok(());
+        }
+        self.withdraw_task();
+        Err(Error::Spawn)
+    }
+
     /// What the worker numbered `number` carries from task to task.
     pub(crate) fn worker_slot(&self, number: usize) -> WorkerSlot {
         WorkerSlot {
@@ -417,11 +533,21 @@ impl Shared {
     /// because the pool shrank below its live workers. Writes only the
     /// worker's completion shard; reads the counts only after a shrink.
     pub(crate) fn task_done(&self, outcome: Outcome, slot: &mut WorkerSlot) -> bool {
+        self.count_panic(outcome);
+        self.done.record(&slot.tally);
+        self.waiters.task_gone(|| self.drained());
+        self.retires_after_task(slot)
+    }
+
+    fn count_panic(&self, outcome: Outcome) {
         if let Outcome::Panicked = outcome {
             self.panicked.fetch_add(1, Ordering::Relaxed);
         }
-        self.done.record(&slot.tally);
-        self.waiters.task_gone(|| self.drained());
+    }
+
+    /// After a task: whether the worker leaves because the pool shrank
+    /// below its live workers (then it is uncounted).
+    fn retires_after_task(&self, slot: &mut WorkerSlot) -> bool {
         let shrinks = self.shrinks.load(Ordering::Acquire);
         if shrinks == slot.shrinks_seen {
             return false;
@@ -435,6 +561,66 @@ impl Shared {
         self.try_retire()
     }
 
+    /// Hand-off mode's worker loop on its line `index` (`mailbox.rs`):
+    /// returns when the worker leaves, uncounted, its line given back.
+    pub(crate) fn serve_line(&self, index: usize, slot: &mut WorkerSlot) {
+        let lines = self
+            .mailboxes
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("lines exist in hand-off mode"));
+        let line = lines.line(index);
+        let closing = || self.counts.load().closing();
+        loop {
+            match line.wait(closing, self.config.idle_timeout) {
+                Wake::Job(job) => {
+                    let outcome = job.run(self.config.panic_handler.as_ref());
+                    if self.line_task_done(outcome, slot, line) {
+                        break;
+                    }
+                }
+                Wake::Retire if self.retire_idle() => break,
+                Wake::Retire => {
+                    // Idle again: a scheduler that found this line asked
+                    // to retire may be asleep waiting for room.
+                    line.reopen();
+                    self.waiters.task_gone(|| self.drained());
+                }
+                Wake::Leave => {
+                    // Line first: a line is held only by a counted worker,
+                    // so the lines in use never exceed `live`.
+                    lines.give_back(index);
+                    self.counts.remove_worker();
+                    return;
+                }
+            }
+        }
+        lines.give_back(index);
+    }
+
+    /// `task_done` for hand-off mode. The line reopens before the task is
+    /// counted done, so that a caller who saw it done (`pool_wait`) finds
+    /// the worker idle; and only if the worker stays: once open it can be
+    /// claimed.
+    fn line_task_done(&self, outcome: Outcome, slot: &mut WorkerSlot, line: &Mailbox) -> bool {
+        self.count_panic(outcome);
+        let retires = self.retires_after_task(slot);
+        if !retires {
+            line.reopen();
+        }
+        self.done.record(&slot.tally);
+        self.waiters.task_gone(|| self.drained());
+        retires
+    }
+
+    /// An idle worker asked to retire by a shrink (`Wake::Retire`): leaves
+    /// (uncounted) if the pool is still above capacity, or closing.
+    fn retire_idle(&self) -> bool {
+        let cap = self.cap();
+        self.counts
+            .update(|c| (c.live() > cap || c.closing()).then(|| (c.without_worker(), ())))
+            .is_ok()
+    }
+
     /// Leaves the pool if it has more live workers than capacity, unless a
     /// sleeper would then have to be woken for the pending tasks (the
     /// worker keeps working and retires later, from `idle`).
@@ -446,6 +632,11 @@ impl Shared {
                 (c.live() > cap && covered).then(|| (c.without_worker(), ()))
             })
             .is_ok()
+    }
+
+    /// Hand-off mode's lines; `None` in queue modes.
+    pub(crate) fn mailboxes(&self) -> Option<&Mailboxes> {
+        self.mailboxes.as_ref()
     }
 
     /// A worker thread began to run: it is named, and has not run
@@ -588,12 +779,22 @@ impl Shared {
     /// every worker leaves anyway, and `shutdown` waits for this caller.
     fn wait_for_idle_to_retire(&self) {
         let backoff = Backoff::new();
-        while sleep::idle_above_capacity(
-            &self.counts,
-            &self.done,
-            self.cap(),
-            self.in_start_hook.load(Ordering::SeqCst) as u64,
-        ) {
+        loop {
+            if let Some(lines) = &self.mailboxes {
+                // Hand-off mode has no sleepers to claim: ask idle lines,
+                // again on each pass, for workers that became idle since.
+                let excess = self.counts.load().live().saturating_sub(self.cap());
+                lines.ask_to_retire(excess);
+            }
+            let idle_above = sleep::idle_above_capacity(
+                &self.counts,
+                &self.done,
+                self.cap(),
+                self.in_start_hook.load(Ordering::SeqCst) as u64,
+            );
+            if !idle_above {
+                return;
+            }
             backoff.snooze();
         }
     }
@@ -611,6 +812,9 @@ impl Shared {
         self.counts.close();
         self.waiters.wake_all();
         self.sleepers.wake_all();
+        if let Some(lines) = &self.mailboxes {
+            lines.wake_for_closing();
+        }
     }
 
     /// Closes, lets the workers run every accepted task, joins them, and

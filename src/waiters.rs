@@ -118,7 +118,8 @@ impl Waiters {
     }
 
     /// Called right after a task finished (or a counted one was given
-    /// back): wakes a scheduler waiting for room, and `wait` callers if
+    /// back, or a hand-off worker asked to retire stayed and is idle
+    /// again): wakes a scheduler waiting for room, and `wait` callers if
     /// `drained` says nothing is pending any more.
     pub(crate) fn task_gone(&self, drained: impl FnOnce() -> bool) {
         fence(Ordering::SeqCst);

@@ -6,11 +6,10 @@
 //! live workers. Whatever the reason, `on_exit` runs last, on the worker.
 
 use std::cell::Cell;
-use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::job;
+use crate::job::{self, Job};
 use crate::shared::Shared;
 use crate::thread::Thread;
 
@@ -24,20 +23,40 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
     CURRENT_POOL.with(|current| current.get() == shared as *const Shared as usize)
 }
 
-/// Starts one worker thread. Its live count must already be reserved.
-pub(crate) fn spawn(shared: &Arc<Shared>) -> io::Result<()> {
+/// Starts one worker thread. Its live count must already be reserved. In
+/// hand-off mode the worker gets a line (`mailbox.rs`) holding `first`, its
+/// first job, if any; otherwise `first` must be `None`. On failure `first`
+/// comes back.
+pub(crate) fn spawn(shared: &Arc<Shared>, first: Option<Job>) -> Result<(), Option<Job>> {
     let number = shared
         .next_thread
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let line = match shared.mailboxes() {
+        Some(lines) => Some(lines.take(first)?),
+        None => {
+            debug_assert!(first.is_none(), "queue modes queue the first job");
+            None
+        }
+    };
+    let give_back = |line: Option<usize>| {
+        let lines = shared.mailboxes();
+        line.and_then(|index| lines?.give_back_unstarted(index))
+    };
     #[cfg(feature = "fault-injection")]
     if crate::fault::spawn_should_fail() {
-        return Err(io::Error::other("injected thread start failure"));
+        return Err(give_back(line));
     }
     let name = format!("{}-{}", shared.config.thread_name, number);
     let worker_shared = Arc::clone(shared);
-    let thread = Thread::start(&shared.stacks, &name, move || run(worker_shared, number))?;
-    shared.register(thread);
-    Ok(())
+    match Thread::start(&shared.stacks, &name, move || {
+        run(worker_shared, number, line)
+    }) {
+        Ok(thread) => {
+            shared.register(thread);
+            Ok(())
+        }
+        Err(_) => Err(give_back(line)),
+    }
 }
 
 fn run_hook(shared: &Shared, hook: &crate::builder::Hook) {
@@ -50,17 +69,22 @@ fn run_hook(shared: &Shared, hook: &crate::builder::Hook) {
 /// run; a panic of the pool's own machinery (a bug: running on with broken
 /// counts could lose tasks or hang `pool_free`) reaches `thread_main`, an
 /// `extern "C"` function, where the process aborts (`thread.rs`).
-fn run(shared: Arc<Shared>, number: usize) {
+fn run(shared: Arc<Shared>, number: usize, line: Option<usize>) {
     shared.worker_started();
     let mut slot = shared.worker_slot(number);
     CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
     if let Some(on_start) = &shared.config.on_start {
         shared.counting_start_hook(|| run_hook(&shared, on_start));
     }
-    while let Some(task) = shared.next_job() {
-        let outcome = task.run(shared.config.panic_handler.as_ref());
-        if shared.task_done(outcome, &mut slot) {
-            break;
+    match line {
+        Some(index) => shared.serve_line(index, &mut slot),
+        None => {
+            while let Some(task) = shared.next_job() {
+                let outcome = task.run(shared.config.panic_handler.as_ref());
+                if shared.task_done(outcome, &mut slot) {
+                    break;
+                }
+            }
         }
     }
     if let Some(on_exit) = &shared.config.on_exit {

@@ -624,8 +624,11 @@ fn a_shrink_while_workers_go_idle_retires_them() {
     let _faults = Faults::lock();
     pause_before_idle(2_000);
     for round in 0..5 {
+        // A queue: its idle workers decide under the sleepers' lock, where
+        // the switch pauses them (hand-off mode's workers have lines).
         let p = Opts {
             prealloc: true,
+            queue: usize::MAX,
             ..Opts::new(8, "fshri")
         }
         .build();

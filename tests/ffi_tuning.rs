@@ -492,11 +492,19 @@ fn shrinking_retires_idle_workers_at_once() {
 /// The usual sequence in a program: run a batch, wait for it, shrink. The
 /// workers have just finished their tasks and are still looking for more
 /// (not yet asleep) when the shrink comes: they are counted out before
-/// `pool_set_capacity` returns all the same.
+/// `pool_set_capacity` returns all the same. In hand-off mode (a line per
+/// worker, `mailbox.rs`) and with a queue (sleepers, `sleep.rs`).
 #[test]
 fn shrinking_after_a_batch_retires_the_idle_workers_at_once() {
-    for round in 0..20 {
-        let pool = new_pool(8, options(|o| set_name(o, "tushb2")));
+    for round in 0..40 {
+        let queue = if round % 2 == 0 { 0 } else { usize::MAX };
+        let pool = new_pool(
+            8,
+            options(|o| unsafe {
+                assert_eq!(pool_options_set_queue_size(o, queue), OK);
+                set_name(o, "tushb2");
+            }),
+        );
         let count = leak(AtomicUsize::new(0));
         for _ in 0..64 {
             assert_eq!(
