@@ -38,7 +38,7 @@ pub(crate) struct Gate {
 /// under `lock` before each wait, and a leaver takes `lock` before it
 /// notifies, so a notification cannot fall between the check and the wait.
 #[derive(Default)]
-struct Signal {
+pub(crate) struct Signal {
     lock: Mutex<()>,
     condvar: Condvar,
 }
@@ -103,15 +103,22 @@ impl Gate {
         }
     }
 
-    /// Refuses new callers and blocks until every caller inside has left.
-    /// May be called again (by `shutdown`, after `pool_free` did): it then
-    /// waits for the callers that `hold` let in meanwhile.
-    pub(crate) fn close_and_wait(&self) {
+    /// Refuses new callers from now on (`enter` fails); the callers inside
+    /// stay. Returns the signal the last of them raises.
+    pub(crate) fn close(&self) -> Arc<Signal> {
         let signal = {
             let mut closer = self.closer.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(closer.get_or_insert_with(|| Arc::new(Signal::default())))
         };
         self.word.fetch_or(CLOSING, Ordering::SeqCst);
+        signal
+    }
+
+    /// Refuses new callers and blocks until every caller inside has left.
+    /// May be called again (by `shutdown`, after `pool_free` did): it then
+    /// waits for the callers that `hold` let in meanwhile.
+    pub(crate) fn close_and_wait(&self) {
+        let signal = self.close();
         // Callers inside now leave through the CLOSING path, and so do
         // callers that arrive now (they enter, see CLOSING, leave); the one
         // that empties the gate notifies. Waiting on the word itself, not

@@ -66,9 +66,10 @@ const RETIRE: usize = 5;
 const CHUNK: usize = 64;
 /// Lines a claim reads before it asks whether a longer scan is worth it.
 const SHORT_SCAN: usize = 64;
-/// Chunks: enough for the largest capacity with room for workers that left
-/// the counts and have not given their line back yet.
-const CHUNKS: usize = crate::builder::MAX_CAPACITY.div_ceil(CHUNK) + 4;
+/// Chunks: lines for the most live workers (the largest capacity), and as
+/// many again for workers that a retirement has just uncounted and that
+/// have not given their line back yet (`Shared::serve_line`).
+const CHUNKS: usize = 2 * crate::builder::MAX_CAPACITY.div_ceil(CHUNK);
 
 pub(crate) struct Mailbox {
     state: AtomicUsize,

@@ -279,12 +279,13 @@ impl Shared {
             // first checks that a worker can be idle.
             let before = self.counts.add_task();
             if !before.closing() {
-                // A schedule that would wait anyway spins a little (a few
-                // microseconds, no yield) for a worker finishing its task:
-                // cheaper than giving the count back and taking a gate pass
-                // (W3 in BENCHMARKS.md). Meanwhile its task is counted
-                // though not yet accepted, as on the queue's fast path.
-                let waits = !matches!(when_full, WhenFull::Refuse);
+                // A schedule that would wait anyway (a full pool: no
+                // worker to start) spins a little (a few microseconds, no
+                // yield) for a worker finishing its task: cheaper than
+                // giving the count back and taking a gate pass (W3 in
+                // BENCHMARKS.md). Meanwhile its task is counted though not
+                // yet accepted, as on the queue's fast path.
+                let waits = !matches!(when_full, WhenFull::Refuse) && before.live() >= self.cap();
                 let spin = Backoff::new();
                 for round in 0..=FAST_CLAIM_SPINS {
                     if let Some(claim) = lines.claim(|| false) {
@@ -586,8 +587,10 @@ impl Shared {
                     self.waiters.task_gone(|| self.drained());
                 }
                 Wake::Leave => {
-                    // Line first: a line is held only by a counted worker,
-                    // so the lines in use never exceed `live`.
+                    // Line first, so that lines in use stay within `live`
+                    // here; a retiring worker is uncounted by the CAS that
+                    // decides, just before it gives its line back (which
+                    // `mailbox.rs` counts in its chunks).
                     lines.give_back(index);
                     self.counts.remove_worker();
                     return;

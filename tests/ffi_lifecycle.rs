@@ -637,6 +637,16 @@ fn free_releases_waiters() {
     wait_until("waiter released by pool_free", || waited_before.is_set());
     assert_eq!(waited_before.get(), Some(POOL_ERR_FREED));
     assert_eq!(wait(p), POOL_ERR_FREED, "pool_wait after pool_free began");
+    // The header: `pool_get_stats` does nothing once pool_free began.
+    let mut untouched = pool_stats {
+        capacity: 7,
+        ..pool_stats::default()
+    };
+    unsafe { pool_get_stats(p, &mut untouched) };
+    assert_eq!(
+        untouched.capacity, 7,
+        "pool_get_stats after pool_free began"
+    );
     assert_eq!(g.done(), 0, "the running task is still held");
     assert!(!freed.is_set(), "pool_free waits for the running task");
 

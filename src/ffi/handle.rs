@@ -331,6 +331,10 @@ pub unsafe extern "C" fn pool_free(pool: *mut pool_t) -> pool_status {
         if handle.core.is_worker_thread() {
             return pool_status::POOL_ERR_DEADLOCK;
         }
+        // The gate first: from here on, calls that enter it (stats, wait,
+        // capacity) return at once, as the header promises "once pool_free
+        // began"; then closing wakes the blocked schedulers, which leave it.
+        handle.core.callers().close();
         handle.core.begin_close();
         handle.core.callers().close_and_wait();
     }
