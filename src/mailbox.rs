@@ -50,10 +50,10 @@ use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::{Backoff, CachePadded};
+use crossbeam_utils::CachePadded;
 
 use crate::job::Job;
-use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell};
+use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Spin, UnsafeCell};
 
 const VACANT: usize = 0;
 const OPEN: usize = 1;
@@ -206,14 +206,15 @@ impl Mailbox {
     /// (`closing`), or `idle_timeout` passes without a claim.
     pub(crate) fn wait(&self, closing: impl Fn() -> bool, idle_timeout: Option<Duration>) -> Wake {
         let spin = Spin::new();
-        let claimer = Backoff::new();
+        let claimer = Spin::new();
         loop {
             match self.state.load(Ordering::Acquire) {
                 FULL => return Wake::Job(self.take()),
                 RETIRE => return Wake::Retire,
-                // The claimer is a few instructions from FULL.
-                CLAIMED => spin.wait_for_claimer(&claimer),
-                _ if spin.snooze() => {}
+                // The claimer is a few instructions from FULL; if it was
+                // preempted there, yielding lets it run. Never parks.
+                CLAIMED => claimer.wait(),
+                _ if spin.before_blocking() => {}
                 _ => {
                     if let Some(wake) = self.park(&closing, idle_timeout) {
                         return wake;
@@ -266,50 +267,6 @@ impl Mailbox {
                 return Some(Wake::Leave);
             }
         }
-    }
-}
-
-/// A worker's spin before it parks: crossbeam's `Backoff`; under loom no
-/// spin (the worker parks at once) and a yield while a claimer writes, so
-/// the model checker runs the claimer.
-struct Spin {
-    #[cfg(not(loom))]
-    backoff: Backoff,
-}
-
-impl Spin {
-    fn new() -> Self {
-        Spin {
-            #[cfg(not(loom))]
-            backoff: Backoff::new(),
-        }
-    }
-
-    /// Spins once more; false when the spin is over and the worker parks.
-    fn snooze(&self) -> bool {
-        #[cfg(not(loom))]
-        if !self.backoff.is_completed() {
-            self.backoff.snooze();
-            return true;
-        }
-        false
-    }
-
-    fn reset(&self) {
-        #[cfg(not(loom))]
-        self.backoff.reset();
-    }
-
-    /// Waits for a claimer between CLAIMED and FULL: spins, then yields
-    /// (a claimer preempted there must get a CPU), never parks.
-    fn wait_for_claimer(&self, claimer: &Backoff) {
-        #[cfg(loom)]
-        {
-            let _ = claimer;
-            loom::thread::yield_now();
-        }
-        #[cfg(not(loom))]
-        claimer.snooze();
     }
 }
 
@@ -486,32 +443,64 @@ mod loom_models {
     use crate::job::Job;
     use crate::sync::{AtomicUsize, Ordering, loom_model};
 
-    /// Runs a worker on `line` until it leaves; a retire request makes it
-    /// leave (as when the pool is still above capacity).
-    fn worker(line: Arc<Mailbox>, closing: Arc<AtomicBool>) -> loom::thread::JoinHandle<()> {
-        loom::thread::spawn(move || {
-            loop {
-                match line.wait(|| closing.load(Ordering::SeqCst), None) {
-                    Wake::Job(job) => {
-                        job.run(None);
-                        line.reopen();
+    /// An idle line whose worker runs until it leaves (a retire request
+    /// makes it leave, as when the pool is still above capacity), the flag
+    /// that closes it, and the count of jobs run.
+    struct IdleLine {
+        line: Arc<Mailbox>,
+        closing: Arc<AtomicBool>,
+        ran: Arc<AtomicUsize>,
+        worker: loom::thread::JoinHandle<()>,
+    }
+
+    impl IdleLine {
+        fn start() -> IdleLine {
+            let line = Arc::new(Mailbox::new());
+            line.reopen();
+            let closing = Arc::new(AtomicBool::new(false));
+            let worker = {
+                let (line, closing) = (Arc::clone(&line), Arc::clone(&closing));
+                loom::thread::spawn(move || {
+                    loop {
+                        match line.wait(|| closing.load(Ordering::SeqCst), None) {
+                            Wake::Job(job) => {
+                                job.run(None);
+                                line.reopen();
+                            }
+                            Wake::Retire | Wake::Leave => return,
+                        }
                     }
-                    Wake::Retire | Wake::Leave => return,
-                }
+                })
+            };
+            let ran = Arc::new(AtomicUsize::new(0));
+            IdleLine {
+                line,
+                closing,
+                ran,
+                worker,
             }
-        })
-    }
+        }
 
-    fn close(line: &Mailbox, closing: &AtomicBool) {
-        closing.store(true, Ordering::SeqCst);
-        line.wake_for_closing();
-    }
+        /// Claims the line and delivers a job that counts its run.
+        fn schedule(&self) -> bool {
+            let Some(claim) = self.line.claim() else {
+                return false;
+            };
+            let ran = Arc::clone(&self.ran);
+            claim.deliver(Job::closure(move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            }));
+            true
+        }
 
-    fn counting_job(ran: &Arc<AtomicUsize>) -> Job {
-        let ran = Arc::clone(ran);
-        Job::closure(move || {
-            ran.fetch_add(1, Ordering::SeqCst);
-        })
+        /// Closes as `Shared::begin_close` does, joins the worker, and
+        /// returns how many jobs ran.
+        fn close_and_join(self) -> usize {
+            self.closing.store(true, Ordering::SeqCst);
+            self.line.wake_for_closing();
+            self.worker.join().unwrap();
+            self.ran.load(Ordering::SeqCst)
+        }
     }
 
     /// A claim races with the worker parking; then the pool closes while
@@ -519,16 +508,9 @@ mod loom_models {
     #[test]
     fn loom_claimed_job_runs_and_closing_wakes_the_parked_worker() {
         loom_model().check(|| {
-            let line = Arc::new(Mailbox::new());
-            line.reopen();
-            let closing = Arc::new(AtomicBool::new(false));
-            let ran = Arc::new(AtomicUsize::new(0));
-            let worker = worker(Arc::clone(&line), Arc::clone(&closing));
-            let claim = line.claim().expect("the only worker is idle");
-            claim.deliver(counting_job(&ran));
-            close(&line, &closing);
-            worker.join().unwrap();
-            assert_eq!(ran.load(Ordering::SeqCst), 1);
+            let idle = IdleLine::start();
+            assert!(idle.schedule(), "the only worker is idle");
+            assert_eq!(idle.close_and_join(), 1);
         });
     }
 
@@ -539,27 +521,15 @@ mod loom_models {
     #[test]
     fn loom_retire_and_claim_exclude_each_other() {
         loom_model().check(|| {
-            let line = Arc::new(Mailbox::new());
-            line.reopen();
-            let closing = Arc::new(AtomicBool::new(false));
-            let ran = Arc::new(AtomicUsize::new(0));
-            let worker = worker(Arc::clone(&line), Arc::clone(&closing));
+            let idle = IdleLine::start();
             let shrink = {
-                let line = Arc::clone(&line);
+                let line = Arc::clone(&idle.line);
                 loom::thread::spawn(move || line.ask_to_retire())
             };
-            let delivered = match line.claim() {
-                Some(claim) => {
-                    claim.deliver(counting_job(&ran));
-                    true
-                }
-                None => false,
-            };
+            let delivered = idle.schedule();
             let retired = shrink.join().unwrap();
             assert!(delivered || retired, "the idle worker went to neither");
-            close(&line, &closing);
-            worker.join().unwrap();
-            assert_eq!(ran.load(Ordering::SeqCst), usize::from(delivered));
+            assert_eq!(idle.close_and_join(), usize::from(delivered));
         });
     }
 }

@@ -48,3 +48,54 @@ impl<T> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+
+/// Spin-then-yield for short waits on another thread (crossbeam's
+/// `Backoff`); under loom, a yield each time, so the model checker runs the
+/// thread being waited for.
+pub(crate) struct Spin {
+    #[cfg(not(loom))]
+    backoff: crossbeam_utils::Backoff,
+}
+
+impl Spin {
+    pub(crate) fn new() -> Self {
+        Spin {
+            #[cfg(not(loom))]
+            backoff: crossbeam_utils::Backoff::new(),
+        }
+    }
+
+    /// Waits for another thread to finish a step it has begun: spins, then
+    /// yields, never blocks.
+    pub(crate) fn wait(&self) {
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        #[cfg(not(loom))]
+        self.backoff.snooze();
+    }
+
+    /// Backs off after losing a compare-exchange.
+    pub(crate) fn spin(&self) {
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        #[cfg(not(loom))]
+        self.backoff.spin();
+    }
+
+    /// One more step of a spin that ends in blocking: false once the spin
+    /// is over (at once under loom, so the models block without spinning).
+    pub(crate) fn before_blocking(&self) -> bool {
+        #[cfg(not(loom))]
+        if !self.backoff.is_completed() {
+            self.backoff.snooze();
+            return true;
+        }
+        false
+    }
+
+    /// Starts the spin over.
+    pub(crate) fn reset(&self) {
+        #[cfg(not(loom))]
+        self.backoff.reset();
+    }
+}

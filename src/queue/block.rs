@@ -66,7 +66,7 @@ impl<T> Block<T> {
     /// Waits until the next block is linked: the caller holds the last slot,
     /// so its producer is linking it.
     pub(super) fn wait_next(&self) -> *mut Block<T> {
-        let backoff = super::Spin::new();
+        let backoff = crate::sync::Spin::new();
         loop {
             let next = self.next();
             if !next.is_null() {
@@ -107,7 +107,7 @@ impl<T> Block<T> {
     /// the block no more unless told to recycle it.
     pub(super) unsafe fn take(&self, index: usize) -> (T, bool) {
         let slot = &self.slots[index];
-        let backoff = super::Spin::new();
+        let backoff = crate::sync::Spin::new();
         while slot.state.load(Ordering::Acquire) & WRITTEN == 0 {
             backoff.wait();
         }

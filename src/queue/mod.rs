@@ -42,11 +42,9 @@ mod block;
 
 use std::ptr;
 
-#[cfg(not(loom))]
-use crossbeam_utils::Backoff;
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering, Spin};
 use block::{Block, Reserve, SLOTS};
 
 const LAP: u64 = SLOTS as u64 + 1;
@@ -240,38 +238,6 @@ impl<T> Drop for Queue<T> {
         // SAFETY: `&mut self`: no other thread uses the queue; the block came
         // from `Box::into_raw` and its values were all moved out.
         drop(unsafe { Box::from_raw(last) });
-    }
-}
-
-/// Spin-then-yield for the short waits above; under loom, a yield so the
-/// model checker runs the thread being waited for.
-struct Spin {
-    #[cfg(not(loom))]
-    backoff: Backoff,
-}
-
-impl Spin {
-    fn new() -> Self {
-        Spin {
-            #[cfg(not(loom))]
-            backoff: Backoff::new(),
-        }
-    }
-
-    /// Waits for another thread to finish a step it has begun.
-    fn wait(&self) {
-        #[cfg(loom)]
-        loom::thread::yield_now();
-        #[cfg(not(loom))]
-        self.backoff.snooze();
-    }
-
-    /// Backs off after losing a compare-exchange.
-    fn spin(&self) {
-        #[cfg(loom)]
-        loom::thread::yield_now();
-        #[cfg(not(loom))]
-        self.backoff.spin();
     }
 }
 
