@@ -18,9 +18,10 @@
 //! RETIRE  a shrink asks the idle worker to check whether it must leave
 //! ```
 //!
-//! Who moves a line where: a scheduler OPEN|PARKED → CLAIMED → FULL (and
-//! `Shared::set_capacity` OPEN|PARKED → RETIRE); its worker everything
-//! else. Every move out of OPEN or PARKED is a compare-exchange, so a
+//! Who moves a line where: the thread starting a worker gives it its first
+//! state (FULL with the job it was started for, or OPEN); a scheduler
+//! OPEN|PARKED → CLAIMED → FULL (and `Shared::set_capacity` OPEN|PARKED →
+//! RETIRE); its worker everything else. Every move out of OPEN or PARKED is a compare-exchange, so a
 //! claim, a retire request, and the worker parking or leaving are ordered
 //! by the line's own modification order. A worker leaves (expiry, closing,
 //! retirement) only from a state that holds no task: a claimed line is
@@ -102,6 +103,7 @@ pub(crate) enum Wake {
 }
 
 /// A line this thread claimed: `deliver` hands the job over.
+#[must_use = "a claimed line must be delivered: its worker waits for the job"]
 pub(crate) struct Claim<'a> {
     line: &'a Mailbox,
     was_parked: bool,
@@ -238,8 +240,8 @@ impl Mailbox {
         }
         let deadline = idle_timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            // After the move to PARKED (module docs: the closer reads the
-            // line after it sets the flag).
+            // Under the lock, after the move to PARKED (module docs: the
+            // closer sets the flag, then takes this lock to notify).
             let mut leave = closing();
             if !leave {
                 let now = Instant::now();
