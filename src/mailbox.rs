@@ -278,19 +278,13 @@ type Chunk = Box<[CachePadded<Mailbox>]>;
 /// Every line of one pool.
 pub(crate) struct Mailboxes {
     chunks: Box<[OnceLock<Chunk>]>,
-    /// Lines ever handed out: scans stop here.
+    /// Lines ever handed out (`0..in_use`): scans stop here. Grows under
+    /// the `returned` lock, read without it.
     in_use: AtomicUsize,
-    /// Lines given back, and the next never used.
-    free: Mutex<Lines>,
+    /// Lines given back, lowest first, so scans stay short.
+    returned: Mutex<BinaryHeap<Reverse<usize>>>,
     /// Where the next scan starts: after the line last claimed.
     cursor: AtomicUsize,
-}
-
-#[derive(Default)]
-struct Lines {
-    /// Lowest first, so scans stay short.
-    returned: BinaryHeap<Reverse<usize>>,
-    fresh: usize,
 }
 
 impl Mailboxes {
@@ -298,7 +292,7 @@ impl Mailboxes {
         Mailboxes {
             chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(),
             in_use: AtomicUsize::new(0),
-            free: Mutex::new(Lines::default()),
+            returned: Mutex::new(BinaryHeap::new()),
             cursor: AtomicUsize::new(0),
         }
     }
@@ -316,14 +310,19 @@ impl Mailboxes {
     /// meanwhile once it has started). `None` if every line is taken.
     pub(crate) fn take(&self, first: Option<Job>) -> Result<usize, Option<Job>> {
         let index = {
-            let mut lines = self.free.lock().unwrap_or_else(|p| p.into_inner());
-            match lines.returned.pop() {
+            let mut returned = self.returned.lock().unwrap_or_else(|p| p.into_inner());
+            match returned.pop() {
                 Some(Reverse(index)) => index,
-                None if lines.fresh < CHUNKS * CHUNK => {
-                    lines.fresh += 1;
-                    lines.fresh - 1
+                None => {
+                    let fresh = self.in_use.load(Ordering::Relaxed);
+                    if fresh == CHUNKS * CHUNK {
+                        return Err(first);
+                    }
+                    // Scanners may see the new line before its chunk
+                    // exists: they skip a chunk not yet made.
+                    self.in_use.store(fresh + 1, Ordering::Release);
+                    fresh
                 }
-                None => return Err(first),
             }
         };
         self.chunks[index / CHUNK].get_or_init(|| {
@@ -331,7 +330,6 @@ impl Mailboxes {
                 .map(|_| CachePadded::new(Mailbox::new()))
                 .collect()
         });
-        self.in_use.fetch_max(index + 1, Ordering::SeqCst);
         let line = self.line(index);
         match first {
             Some(job) => {
@@ -349,8 +347,8 @@ impl Mailboxes {
     /// it ran the last one it took.
     pub(crate) fn give_back(&self, index: usize) {
         self.line(index).state.store(VACANT, Ordering::Release);
-        let mut lines = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        lines.returned.push(Reverse(index));
+        let mut returned = self.returned.lock().unwrap_or_else(|p| p.into_inner());
+        returned.push(Reverse(index));
     }
 
     /// Gives back the line of a worker that could not be started, with the
@@ -365,7 +363,7 @@ impl Mailboxes {
     }
 
     fn lines(&self) -> impl Iterator<Item = (usize, &Mailbox)> {
-        let in_use = self.in_use.load(Ordering::SeqCst);
+        let in_use = self.in_use.load(Ordering::Acquire);
         (0..in_use).filter_map(move |index| {
             let chunk = self.chunks[index / CHUNK].get()?;
             Some((index, &*chunk[index % CHUNK]))

@@ -279,6 +279,10 @@ impl Shared {
             // first checks that a worker can be idle.
             let before = self.counts.add_task();
             if !before.closing() {
+                if let Some(claim) = lines.claim(|| false) {
+                    claim.deliver(job);
+                    return Ok(());
+                }
                 // A schedule that would wait anyway (a full pool: no
                 // worker to start) spins a little (a few microseconds, no
                 // yield) for a worker finishing its task: cheaper than
@@ -286,16 +290,15 @@ impl Shared {
                 // BENCHMARKS.md). Meanwhile its task is counted though not
                 // yet accepted, as on the queue's fast path.
                 let waits = !matches!(when_full, WhenFull::Refuse) && before.live() >= self.cap();
-                let spin = Backoff::new();
-                for round in 0..=FAST_CLAIM_SPINS {
-                    if let Some(claim) = lines.claim(|| false) {
-                        claim.deliver(job);
-                        return Ok(());
+                if waits {
+                    let spin = Backoff::new();
+                    for _ in 0..FAST_CLAIM_SPINS {
+                        spin.spin();
+                        if let Some(claim) = lines.claim(|| false) {
+                            claim.deliver(job);
+                            return Ok(());
+                        }
                     }
-                    if !waits || round == FAST_CLAIM_SPINS {
-                        break;
-                    }
-                    spin.spin();
                 }
             }
             let _pass = self.callers.hold();
