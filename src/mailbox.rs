@@ -299,10 +299,14 @@ impl Mailboxes {
 
     /// Line `index`, which has been handed out.
     pub(crate) fn line(&self, index: usize) -> &Mailbox {
-        let chunk = self.chunks[index / CHUNK]
-            .get()
-            .expect("a line handed out has its chunk");
-        &chunk[index % CHUNK]
+        self.made(index).expect("a line handed out has its chunk")
+    }
+
+    /// Line `index` if its chunk is made (a scanner can see a new line
+    /// before its chunk is).
+    fn made(&self, index: usize) -> Option<&Mailbox> {
+        let chunk = self.chunks[index / CHUNK].get()?;
+        Some(&chunk[index % CHUNK])
     }
 
     /// A line for a worker being started: FULL with `first`, its first
@@ -362,12 +366,10 @@ impl Mailboxes {
         job
     }
 
-    fn lines(&self) -> impl Iterator<Item = (usize, &Mailbox)> {
+    /// Every line handed out so far.
+    fn lines(&self) -> impl Iterator<Item = &Mailbox> {
         let in_use = self.in_use.load(Ordering::Acquire);
-        (0..in_use).filter_map(move |index| {
-            let chunk = self.chunks[index / CHUNK].get()?;
-            Some((index, &*chunk[index % CHUNK]))
-        })
+        (0..in_use).filter_map(|index| self.made(index))
     }
 
     /// Claims an idle worker's line, scanning from after the last claim:
@@ -394,10 +396,7 @@ impl Mailboxes {
     ) -> Option<Claim<'_>> {
         for step in steps {
             let index = (start + step) % in_use;
-            let Some(chunk) = self.chunks[index / CHUNK].get() else {
-                continue;
-            };
-            if let Some(claim) = chunk[index % CHUNK].claim() {
+            if let Some(claim) = self.made(index).and_then(Mailbox::claim) {
                 // A hint: written only when it moves, so that a scheduler
                 // claiming the same line again does not write it.
                 if self.cursor.load(Ordering::Relaxed) != index + 1 {
@@ -412,7 +411,7 @@ impl Mailboxes {
     /// Asks up to `n` idle workers to check whether they must retire.
     pub(crate) fn ask_to_retire(&self, n: u64) {
         let mut asked = 0;
-        for (_, line) in self.lines() {
+        for line in self.lines() {
             if asked == n {
                 break;
             }
@@ -424,7 +423,7 @@ impl Mailboxes {
 
     /// Wakes every parked worker: the pool is closing.
     pub(crate) fn wake_for_closing(&self) {
-        for (_, line) in self.lines() {
+        for line in self.lines() {
             line.wake_for_closing();
         }
     }

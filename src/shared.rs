@@ -771,9 +771,11 @@ impl Shared {
     /// gone when `set_capacity` returns ("retires idle workers at once").
     ///
     /// Why it ends: an awake worker without a task (`awake - pending`,
-    /// claimed sleepers included) is looking for one or about to; within its
-    /// spin it reaches `Sleepers::idle`, which reads the capacity under the
-    /// lock and, the pool being above it, uncounts the worker. Each such exit
+    /// claimed sleepers included) is looking for one or about to. With a
+    /// queue, within its spin it reaches `Sleepers::idle`, which reads the
+    /// capacity under the lock and, the pool being above it, uncounts the
+    /// worker. In hand-off mode its line is idle, and each pass here asks
+    /// such lines to retire (`Wake::Retire`, `retire_idle`). Each such exit
     /// lowers `live` and `awake`, until `live <= cap` or no awake worker is
     /// without a task. Concurrent schedules only raise `pending`, which ends
     /// the wait sooner (their workers are busy, and retire after the task).

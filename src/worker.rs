@@ -1,9 +1,11 @@
 //! Worker threads: how one starts, runs tasks, sleeps, and leaves.
 //!
-//! A worker takes tasks with `Shared::next_job`, which spins briefly and
-//! then sleeps (`sleep.rs`); it leaves when `next_job` says so (idle expiry,
-//! shutdown, capacity shrink) or after a task when the pool shrank below its
-//! live workers. Whatever the reason, `on_exit` runs last, on the worker.
+//! With a queue, a worker takes tasks with `Shared::next_job`, which spins
+//! briefly and then sleeps (`sleep.rs`); in hand-off mode it waits on its
+//! own line (`Shared::serve_line`, `mailbox.rs`). It leaves when either
+//! says so (idle expiry, shutdown, capacity shrink) or after a task when
+//! the pool shrank below its live workers. Whatever the reason, `on_exit`
+//! runs last, on the worker.
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
@@ -31,17 +33,15 @@ pub(crate) fn spawn(shared: &Arc<Shared>, first: Option<Job>) -> Result<(), Opti
     let number = shared
         .next_thread
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let line = match shared.mailboxes() {
+    let lines = shared.mailboxes();
+    let line = match lines {
         Some(lines) => Some(lines.take(first)?),
         None => {
             debug_assert!(first.is_none(), "queue modes queue the first job");
             None
         }
     };
-    let give_back = |line: Option<usize>| {
-        let lines = shared.mailboxes();
-        line.and_then(|index| lines?.give_back_unstarted(index))
-    };
+    let give_back = |line: Option<usize>| lines?.give_back_unstarted(line?);
     #[cfg(feature = "fault-injection")]
     if crate::fault::spawn_should_fail() {
         return Err(give_back(line));
