@@ -23,6 +23,13 @@
 
 
 /**
+ * How deep inline runs nest on one thread: a blocking `pool_schedule` from
+ * a task of its own full pool runs the new task inline, at most this many
+ * levels deep; deeper, it returns `POOL_ERR_DEADLOCK`.
+ */
+#define WORKERPOOL_MAX_INLINE_DEPTH 64
+
+/**
  * The result of every fallible call. Values are fixed and never renumbered;
  * `POOL_OK` is 0.
  */
@@ -154,7 +161,15 @@ pool_t *pool_new(int capacity, const pool_options_t *opts);
  * `POOL_ERR_NO_IDLE_WORKER`. Called from a task of this same pool when it
  * would have to wait, it never waits: `task(arg)` runs inline on the
  * calling worker and the call returns `POOL_OK` (counted as submitted and
- * completed), so nested schedules cannot deadlock the pool.
+ * completed), so nested schedules cannot deadlock the pool. Such inline
+ * runs nest at most `WORKERPOOL_MAX_INLINE_DEPTH` (64) deep on one thread:
+ * past that the call returns `POOL_ERR_DEADLOCK` and `task` does not run,
+ * rather than overflow the worker's stack.
+ *
+ * Order: in a queue mode (`queue_size` > 0) tasks start in the order they
+ * were accepted, so a pool of capacity 1 is a serial queue: each task
+ * starts after the previous one finished. (Hand-off mode has no queue:
+ * each task goes to an idle worker at once.)
  *
  * Ownership: `arg` stays the caller's; the pool only passes it to `task`.
  * Thread-safe: any thread may call it, tasks included.
@@ -163,7 +178,9 @@ pool_t *pool_new(int capacity, const pool_options_t *opts);
  * `POOL_ERR_NO_IDLE_WORKER` (non-blocking pool full), `POOL_ERR_FREED`
  * (`pool_free` began, also for a caller that was waiting),
  * `POOL_ERR_SPAWN` (the OS refused a thread and no worker can take it),
- * `POOL_ERR_INVALID` (`pool` or `task` NULL).
+ * `POOL_ERR_DEADLOCK` (a task of this full pool, already nested
+ * `WORKERPOOL_MAX_INLINE_DEPTH` inline runs deep), `POOL_ERR_INVALID`
+ * (`pool` or `task` NULL).
  *
  * # Safety
  * `pool` is NULL or a live handle; `task(arg)` must be safe to call on
@@ -188,7 +205,8 @@ enum pool_status pool_try_schedule(pool_t *pool, pool_task_fn task, void *arg);
  * Like `pool_schedule` but waits at most `timeout_ms` milliseconds for room,
  * whatever the pool's block option and from any thread (a task of this
  * pool waits too). A timeout too large to represent waits for ever; 0
- * behaves like `pool_try_schedule` but reports `POOL_ERR_TIMEOUT`.
+ * behaves like `pool_try_schedule` (as cheap: it never waits) but reports
+ * `POOL_ERR_TIMEOUT`.
  *
  * Ownership: `arg` stays the caller's; the pool only passes it to `task`.
  * Thread-safe: any thread may call it, tasks included.
@@ -206,9 +224,10 @@ enum pool_status pool_schedule_timeout(pool_t *pool,
                                        uint64_t timeout_ms);
 
 /**
- * Blocks until every task accepted before the call has finished: it
- * returns once no accepted task is queued or running, so under a steady
- * stream of new tasks from other threads it may also wait for those. The
+ * Blocks until every task accepted before the call has finished (a
+ * schedule that returned `POOL_OK` before `pool_wait` was called). The
+ * wait is exact: tasks that other threads schedule meanwhile never extend
+ * it, and every thread waiting when those tasks are done returns. The
  * pool stays usable. Thread-safe.
  *
  * Returns `POOL_OK`, `POOL_ERR_DEADLOCK` (called from one of this pool's
@@ -223,6 +242,23 @@ enum pool_status pool_schedule_timeout(pool_t *pool,
 enum pool_status pool_wait(pool_t *pool);
 
 /**
+ * As `pool_wait`, waiting at most `timeout_ms` milliseconds: 0 polls (no
+ * wait at all), `UINT64_MAX` (or any timeout too large to represent)
+ * waits for ever. Exact in the same way: tasks scheduled during the wait
+ * never extend it. Thread-safe.
+ *
+ * Returns `POOL_OK` (every task accepted before the call has finished),
+ * `POOL_ERR_TIMEOUT` (some have not, at the deadline), `POOL_ERR_DEADLOCK`
+ * (called from one of this pool's workers), `POOL_ERR_FREED`
+ * (`pool_free` began, before the call or while it waited),
+ * `POOL_ERR_INVALID` (`pool` NULL).
+ *
+ * # Safety
+ * `pool` is NULL or a live handle.
+ */
+enum pool_status pool_wait_timeout(pool_t *pool, uint64_t timeout_ms);
+
+/**
  * Changes the capacity, clamped like `pool_new` (`<= 0` gives 100, above
  * 10000 gives 10000). Growing lets waiting schedulers in at once;
  * shrinking retires idle workers at once and busy ones after their current
@@ -234,8 +270,14 @@ enum pool_status pool_wait(pool_t *pool);
  * task, and a worker still inside its `on_start` hook (which may be
  * waiting for the caller) leaves when the hook returns.
  *
- * Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` began),
- * `POOL_ERR_INVALID` (`pool` NULL).
+ * A `prealloc` pool that grows starts the new workers before returning,
+ * each running under its name (their `on_start` hooks may still run), as
+ * `pool_new` does.
+ *
+ * Returns `POOL_OK`, `POOL_ERR_SPAWN` (a `prealloc` pool grew and the OS
+ * refused a thread: the capacity is changed, the workers already started
+ * are kept, and the rest start on demand), `POOL_ERR_FREED` (`pool_free`
+ * began), `POOL_ERR_INVALID` (`pool` NULL).
  *
  * # Safety
  * `pool` is NULL or a live handle.

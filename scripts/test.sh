@@ -13,8 +13,9 @@ cargo test --release
 cargo test --lib --test ffi_schedule --test ffi_lifecycle --test ffi_stress --test ffi_tuning --test rust_api
 # Fault injection (feature fault-injection): thread starts failing at random,
 # a refused stack, free racing with running tasks and blocked schedulers;
-# and guard pages by mprotect, as where the kernel refuses guard markers.
-cargo test --release --features fault-injection --test faults --test stack_guard
+# guard pages by mprotect, as where the kernel refuses guard markers; and the
+# lifecycle's races and the exact wait, each made to happen every time.
+cargo test --release --features fault-injection --test faults --test stack_guard --test races
 make -C c_examples valgrind
 # No heap allocation per C task: valgrind's count does not grow with the
 # number of tasks (hand-off mode and a bounded queue).

@@ -15,7 +15,9 @@ pub enum Error {
     Timeout,
     /// The OS refused a thread and no existing worker can take the task.
     Spawn,
-    /// `wait` called from one of the pool's own workers.
+    /// `wait` called from one of the pool's own workers, or a blocking
+    /// schedule from a task of a full pool already
+    /// [`MAX_INLINE_DEPTH`](crate::MAX_INLINE_DEPTH) inline runs deep.
     Deadlock,
 }
 

@@ -4,8 +4,11 @@
 //! loses no task and leaks no thread; makes the fast schedule path ignore
 //! its hint, so that its rare give-back branch runs every time; turns off
 //! guard-page markers, so that the `mprotect` fallback is tested; makes
-//! `pool_get_stats` panic, as a bug inside an export would; and makes idle
-//! workers pause before they decide to sleep, so that a shrink lands there.
+//! `pool_get_stats` panic, as a bug inside an export would; makes idle
+//! workers pause before they decide to sleep, so that a shrink lands there;
+//! pauses workers inside the windows of `Window`, so that a race lands
+//! there every time; and counts workers going to sleep, so a test can wait
+//! until one sleeps.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -60,6 +63,64 @@ pub(crate) fn pause_if_asked_before_idle() {
     if micros > 0 {
         std::thread::sleep(Duration::from_micros(u64::from(micros)));
     }
+}
+
+/// Windows a worker can be paused in (`pause_in`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// Hand-off mode: an expiring (or closing) worker whose line is VACANT,
+    /// not yet uncounted.
+    LeavingLine = 0,
+    /// Hand-off mode: an idle worker asked to retire by a shrink, before it
+    /// decides whether it leaves.
+    RetireDecision = 1,
+}
+
+static WINDOW_PAUSE_MICROS: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static WINDOW_ENTERED: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// With a nonzero `micros`, every worker that reaches `window` pauses that
+/// long there; 0 turns it off. Process-wide.
+pub fn pause_in(window: Window, micros: u32) {
+    WINDOW_PAUSE_MICROS[window as usize].store(micros, Ordering::SeqCst);
+}
+
+/// How many times a worker reached `window` since the process started.
+pub fn times_in(window: Window) -> u64 {
+    WINDOW_ENTERED[window as usize].load(Ordering::SeqCst)
+}
+
+pub(crate) fn pause_if_asked(window: Window) {
+    WINDOW_ENTERED[window as usize].fetch_add(1, Ordering::SeqCst);
+    let micros = WINDOW_PAUSE_MICROS[window as usize].load(Ordering::SeqCst);
+    if micros > 0 {
+        std::thread::sleep(Duration::from_micros(u64::from(micros)));
+    }
+}
+
+static WAITS_BEGUN: AtomicU64 = AtomicU64::new(0);
+
+/// How many exact waits (`pool_wait`, `pool_wait_timeout`) have taken their
+/// bound (the tasks they wait for are fixed from then on) since the
+/// process started.
+pub fn waits_begun() -> u64 {
+    WAITS_BEGUN.load(Ordering::SeqCst)
+}
+
+pub(crate) fn count_wait_begun() {
+    WAITS_BEGUN.fetch_add(1, Ordering::SeqCst);
+}
+
+static SLEEPS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a worker went to sleep (queue modes: registered as a
+/// sleeper; hand-off mode: parked on its line) since the process started.
+pub fn sleeps() -> u64 {
+    SLEEPS.load(Ordering::SeqCst)
+}
+
+pub(crate) fn count_sleep() {
+    SLEEPS.fetch_add(1, Ordering::SeqCst);
 }
 
 static SPAWN_FAILURE_PER_MILLE: AtomicU32 = AtomicU32::new(0);

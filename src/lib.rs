@@ -6,37 +6,52 @@
 //! workers. [`Pool`] is the safe Rust API over closures; [`ffi`] is the C ABI
 //! described in `include/workerpool.h`, a thin layer over the same core.
 //!
-//! Where things live: `shared.rs` decides admission, `counts.rs` packs the
-//! counters it decides on, `completions.rs` counts finished tasks, `worker.rs` runs and parks worker threads,
-//! `sleep.rs` puts idle workers to sleep and wakes them, `waiters.rs` does
-//! the same for blocked schedulers and `wait` callers, `gate.rs` keeps the
-//! memory alive while calls from other threads are inside, `queue/` is
-//! the queue tasks travel in, which reuses its blocks, and `stacks.rs` and
-//! `thread.rs` start worker threads on stacks the pool maps itself.
+//! Where things live: `shared.rs` holds the pool's state and says how it is
+//! split; `admission.rs` is the schedule calls, `counts.rs` packs the
+//! counters admission decides on, `completions.rs` counts finished tasks.
+//! `worker.rs` runs a worker's one lifecycle and `lifecycle.rs` counts it
+//! (start, hooks, retirement, shrink, shutdown); the two deliveries are
+//! `queue_mode.rs` (over `queue/`, with idle workers sleeping in
+//! `sleep.rs`) and `hand_off.rs` (over each worker's line, `mailbox.rs`,
+//! in the seat table `seats.rs`). `wait.rs` is the exact wait, `waiters.rs`
+//! where blocked schedulers, waits and shrinks sleep, `gate.rs` keeps the
+//! memory alive while calls from other threads are inside, `current.rs`
+//! knows which pool a thread works for, and `stacks.rs` and `thread.rs`
+//! start worker threads on stacks the pool maps itself.
 
+mod admission;
 mod builder;
 mod completions;
 mod counts;
+mod current;
 mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod ffi;
 mod gate;
+mod hand_off;
 mod job;
+mod lifecycle;
+#[cfg(all(test, loom))]
+mod loom_lifecycle;
 mod mailbox;
 mod pool;
 mod queue;
+mod queue_mode;
+mod seats;
 mod shared;
 mod sleep;
 mod stacks;
 mod sync;
 mod thread;
+mod wait;
 mod waiters;
 mod worker;
 
 pub use builder::{
     Builder, DEFAULT_CAPACITY, MAX_CAPACITY, MAX_STACK_SIZE, UNBOUNDED, clamp_capacity,
 };
+pub use current::MAX_INLINE_DEPTH;
 pub use error::Error;
 pub use pool::{Pool, Stats};
 

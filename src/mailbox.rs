@@ -7,10 +7,14 @@
 //! worker's own line says so, and a scheduler's compare-exchange on that
 //! line both finds the worker idle and claims it: one line per task.
 //!
+//! Every worker has a line, in every mode (`seats.rs`): in queue modes only
+//! its `mark` is used, by the exact wait (`wait.rs`).
+//!
 //! # States of a line
 //!
 //! ```text
-//! VACANT  no worker, or one that is leaving: never claimed
+//! VACANT  no worker, one still in its on_start hook, or one leaving:
+//!         never claimed
 //! OPEN    idle, spinning: claimable
 //! PARKED  idle, asleep on the line's condvar: claimable
 //! CLAIMED a scheduler won it and is writing the job
@@ -19,13 +23,27 @@
 //! ```
 //!
 //! Who moves a line where: the thread starting a worker gives it its first
-//! state (FULL with the job it was started for, or OPEN); a scheduler
-//! OPEN|PARKED → CLAIMED → FULL (and `Shared::set_capacity` OPEN|PARKED →
-//! RETIRE); its worker everything else. Every move out of OPEN or PARKED is a compare-exchange, so a
-//! claim, a retire request, and the worker parking or leaving are ordered
-//! by the line's own modification order. A worker leaves (expiry, closing,
+//! state (FULL with the job it was started for, or VACANT), and opens it
+//! once the thread exists if the pool has no `on_start` hook; otherwise the
+//! worker opens it once its hook returned, so that no task waits behind a
+//! hook while another worker is idle. A scheduler moves OPEN|PARKED → CLAIMED →
+//! FULL (and a shrink OPEN|PARKED → RETIRE); its worker everything else.
+//! Every move out of OPEN or PARKED is a compare-exchange, so a claim, a
+//! retire request, and the worker parking or leaving are ordered by the
+//! line's own modification order. A worker leaves (expiry, closing,
 //! retirement) only from a state that holds no task: a claimed line is
 //! always run. So closing needs no drain step.
+//!
+//! # Leaving without a spurious refusal
+//!
+//! A line that stops being claimable (RETIRE, or VACANT for a worker
+//! expiring) belongs to a worker the counts still call live. A scheduler
+//! that found no idle line and `live == capacity` in that moment would be
+//! refused (or sleep) although the pool is about to have room. So whoever
+//! makes an idle line unclaimable first raises `in_transit` (`seats.rs`),
+//! and lowers it only once the worker is uncounted or its line is open
+//! again; a scheduler that would be refused while `in_transit > 0` waits
+//! for it (a few instructions) and decides again.
 //!
 //! # Sleeping without a lost wake-up
 //!
@@ -37,24 +55,12 @@
 //! worker reads the flag under that lock after its move: if it took the
 //! lock after the closer, the lock orders the flag before its read; if
 //! before, it is waiting (lock released) when the closer notifies.
-//!
-//! # Memory
-//!
-//! Lines live in chunks allocated as workers first need them. A worker
-//! takes a line when it is started and gives it back when it leaves; lines
-//! are reused lowest first, so scans stay within the lines the pool's
-//! largest worker count needed.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::mem::MaybeUninit;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::CachePadded;
-
 use crate::job::Job;
-use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Spin, UnsafeCell};
+use crate::sync::{AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Spin, UnsafeCell};
 
 const VACANT: usize = 0;
 const OPEN: usize = 1;
@@ -63,20 +69,18 @@ const CLAIMED: usize = 3;
 const FULL: usize = 4;
 const RETIRE: usize = 5;
 
-/// Lines per chunk.
-const CHUNK: usize = 64;
-/// Lines a claim reads before it asks whether a longer scan is worth it.
-const SHORT_SCAN: usize = 64;
-/// Chunks: lines for the most live workers (the largest capacity), and as
-/// many again for workers that a retirement has just uncounted and that
-/// have not given their line back yet (`Shared::serve_line`).
-const CHUNKS: usize = 2 * crate::builder::MAX_CAPACITY.div_ceil(CHUNK);
+/// A line's `mark` when its worker holds no task.
+pub(crate) const NO_MARK: u64 = u64::MAX;
 
 pub(crate) struct Mailbox {
     state: AtomicUsize,
     /// Written by the claimer between CLAIMED and FULL; read by the worker
     /// once it sees FULL.
     job: UnsafeCell<MaybeUninit<Job>>,
+    /// Which task the worker holds, for the exact wait (`wait.rs`):
+    /// `NO_MARK`, or the task's position in the queue (queue modes), or
+    /// the wait epoch its claimer read (hand-off mode).
+    pub(crate) mark: AtomicU64,
     lock: Mutex<()>,
     wake: Condvar,
 }
@@ -107,6 +111,8 @@ pub(crate) enum Wake {
 pub(crate) struct Claim<'a> {
     line: &'a Mailbox,
     was_parked: bool,
+    /// The pool's wait epoch (`seats.rs`), read once the line is won.
+    epoch: &'a AtomicU64,
 }
 
 impl Claim<'_> {
@@ -122,15 +128,22 @@ impl Claim<'_> {
         // SAFETY: this thread moved the line to CLAIMED; nobody else
         // touches `job` until it stores FULL (type docs).
         self.line.job.with_mut(|slot| unsafe { (*slot).write(job) });
+        // SeqCst: ordered against a waiter's epoch bump (`wait.rs`): read
+        // before it, this task is one the waiter waits for. Release: a
+        // waiter that reads this mark also sees the line's previous task
+        // counted done (`Shared::task_done`).
+        let mark = self.epoch.load(Ordering::SeqCst);
+        self.line.mark.store(mark, Ordering::Release);
         self.line.state.store(FULL, Ordering::Release);
     }
 }
 
 impl Mailbox {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Mailbox {
             state: AtomicUsize::new(VACANT),
             job: UnsafeCell::new(MaybeUninit::uninit()),
+            mark: AtomicU64::new(NO_MARK),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }
@@ -160,19 +173,24 @@ impl Mailbox {
         }
     }
 
-    /// Claims the line if its worker is idle.
-    pub(crate) fn claim(&self) -> Option<Claim<'_>> {
+    /// Claims the line if its worker is idle; `epoch` is the pool's wait
+    /// epoch, which the delivery records as the task's mark.
+    pub(crate) fn claim<'a>(&'a self, epoch: &'a AtomicU64) -> Option<Claim<'a>> {
         let left = self.leave_idle(CLAIMED)?;
         Some(Claim {
             line: self,
             was_parked: left == PARKED,
+            epoch,
         })
     }
 
-    /// Asks an idle worker to check whether it must retire. Returns whether
-    /// it was idle.
-    fn ask_to_retire(&self) -> bool {
+    /// Asks an idle worker to check whether it must retire, counting the
+    /// request in `in_transit` (module docs) first: the worker lowers it
+    /// once it decided. Returns whether it was idle.
+    pub(crate) fn ask_to_retire(&self, in_transit: &AtomicUsize) -> bool {
+        in_transit.fetch_add(1, Ordering::SeqCst);
         let Some(left) = self.leave_idle(RETIRE) else {
+            in_transit.fetch_sub(1, Ordering::SeqCst);
             return false;
         };
         if left == PARKED {
@@ -182,19 +200,54 @@ impl Mailbox {
         true
     }
 
+    /// Puts the first job of a worker being started on its VACANT line,
+    /// which no claimer or worker touches yet; `mark` as for a claim.
+    pub(crate) fn put_first(&self, job: Job, mark: u64) {
+        // SAFETY: the line is VACANT and not yet handed to a worker: no
+        // claimer or worker touches it.
+        self.job.with_mut(|slot| unsafe { (*slot).write(job) });
+        self.mark.store(mark, Ordering::Relaxed);
+        self.state.store(FULL, Ordering::Release);
+    }
+
+    /// The job `put_first` left on the line of a worker that could not be
+    /// started, if any.
+    pub(crate) fn take_unstarted(&self) -> Option<Job> {
+        let job = (self.state.load(Ordering::Acquire) == FULL).then(|| self.take());
+        self.mark.store(NO_MARK, Ordering::Relaxed);
+        job
+    }
+
+    /// The worker finished its `on_start` hook: a VACANT line opens (a
+    /// FULL one keeps the job it was started for). SeqCst: ordered before
+    /// the worker's next look at the shrink count (`hand_off.rs`).
+    /// Opens only a VACANT line (a compare-exchange: the thread that started
+    /// the worker may open it too, and a claimer may already have won it).
+    pub(crate) fn open_after_start(&self) {
+        let _ = self
+            .state
+            .compare_exchange(VACANT, OPEN, Ordering::SeqCst, Ordering::Relaxed);
+    }
+
+    /// The line's worker left: no claimer can touch it any more.
+    pub(crate) fn vacate(&self) {
+        self.state.store(VACANT, Ordering::Release);
+    }
+
     /// Wakes the worker if it is parked: the pool is closing, and it reads
     /// the flag. Under the lock whatever the state: a worker that parks
     /// reads the flag under the same lock, after its move to PARKED, so it
     /// either sees the flag or is already waiting when this notifies.
-    fn wake_for_closing(&self) {
+    pub(crate) fn wake_for_closing(&self) {
         let _guard = self.guard();
         self.wake.notify_one();
     }
 
-    /// The worker is idle again and can be claimed. Release: its use of the
-    /// job slot is done before a claimer writes it.
+    /// The worker is idle again and can be claimed. Its use of the job slot
+    /// is done before a claimer writes it (release); SeqCst, because the
+    /// worker reads the shrink count next (`hand_off.rs`).
     pub(crate) fn reopen(&self) {
-        self.state.store(OPEN, Ordering::Release);
+        self.state.store(OPEN, Ordering::SeqCst);
     }
 
     /// Takes the job a claimer delivered; the line stays FULL.
@@ -205,8 +258,15 @@ impl Mailbox {
 
     /// Called by the line's worker: spins, then parks, until a claimer
     /// delivers a job, a shrink asks it to retire, the pool closes
-    /// (`closing`), or `idle_timeout` passes without a claim.
-    pub(crate) fn wait(&self, closing: impl Fn() -> bool, idle_timeout: Option<Duration>) -> Wake {
+    /// (`closing`), or `idle_timeout` passes without a claim. On
+    /// `Wake::Leave` the line is VACANT and `in_transit` counts the worker
+    /// until it is uncounted (module docs).
+    pub(crate) fn wait(
+        &self,
+        closing: impl Fn() -> bool,
+        idle_timeout: Option<Duration>,
+        in_transit: &AtomicUsize,
+    ) -> Wake {
         let spin = Spin::new();
         let claimer = Spin::new();
         loop {
@@ -218,7 +278,7 @@ impl Mailbox {
                 CLAIMED => claimer.wait(),
                 _ if spin.before_blocking() => {}
                 _ => {
-                    if let Some(wake) = self.park(&closing, idle_timeout) {
+                    if let Some(wake) = self.park(&closing, idle_timeout, in_transit) {
                         return wake;
                     }
                     spin.reset();
@@ -229,7 +289,12 @@ impl Mailbox {
 
     /// Parks until the state leaves PARKED; `None` to look again, or why
     /// the worker stops waiting.
-    fn park(&self, closing: &impl Fn() -> bool, idle_timeout: Option<Duration>) -> Option<Wake> {
+    fn park(
+        &self,
+        closing: &impl Fn() -> bool,
+        idle_timeout: Option<Duration>,
+        in_transit: &AtomicUsize,
+    ) -> Option<Wake> {
         let mut guard = self.guard();
         if self
             .state
@@ -238,6 +303,8 @@ impl Mailbox {
         {
             return None;
         }
+        #[cfg(feature = "fault-injection")]
+        crate::fault::count_sleep();
         let deadline = idle_timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             // Under the lock, after the move to PARKED (module docs: the
@@ -260,171 +327,18 @@ impl Mailbox {
             if self.state.load(Ordering::SeqCst) != PARKED {
                 return None;
             }
-            if leave
-                && self
+            if leave {
+                // Counted before the line stops being claimable.
+                in_transit.fetch_add(1, Ordering::SeqCst);
+                if self
                     .state
                     .compare_exchange(PARKED, VACANT, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
-            {
-                return Some(Wake::Leave);
-            }
-        }
-    }
-}
-
-/// `CHUNK` lines, each on its own cache line.
-type Chunk = Box<[CachePadded<Mailbox>]>;
-
-/// Every line of one pool.
-pub(crate) struct Mailboxes {
-    chunks: Box<[OnceLock<Chunk>]>,
-    /// Lines ever handed out (`0..in_use`): scans stop here. Grows under
-    /// the `returned` lock, read without it.
-    in_use: AtomicUsize,
-    /// Lines given back, lowest first, so scans stay short.
-    returned: Mutex<BinaryHeap<Reverse<usize>>>,
-    /// Where the next scan starts: after the line last claimed.
-    cursor: AtomicUsize,
-}
-
-impl Mailboxes {
-    pub(crate) fn new() -> Self {
-        Mailboxes {
-            chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect(),
-            in_use: AtomicUsize::new(0),
-            returned: Mutex::new(BinaryHeap::new()),
-            cursor: AtomicUsize::new(0),
-        }
-    }
-
-    /// Line `index`, which has been handed out.
-    pub(crate) fn line(&self, index: usize) -> &Mailbox {
-        self.made(index).expect("a line handed out has its chunk")
-    }
-
-    /// Line `index` if its chunk is made (a scanner can see a new line
-    /// before its chunk is).
-    fn made(&self, index: usize) -> Option<&Mailbox> {
-        let chunk = self.chunks[index / CHUNK].get()?;
-        Some(&chunk[index % CHUNK])
-    }
-
-    /// A line for a worker being started: FULL with `first`, its first
-    /// job, or OPEN, claimable at once (its worker runs a job claimed
-    /// meanwhile once it has started). `None` if every line is taken.
-    pub(crate) fn take(&self, first: Option<Job>) -> Result<usize, Option<Job>> {
-        let index = {
-            let mut returned = self.returned.lock().unwrap_or_else(|p| p.into_inner());
-            match returned.pop() {
-                Some(Reverse(index)) => index,
-                None => {
-                    let fresh = self.in_use.load(Ordering::Relaxed);
-                    if fresh == CHUNKS * CHUNK {
-                        return Err(first);
-                    }
-                    // Scanners may see the new line before its chunk
-                    // exists: they skip a chunk not yet made.
-                    self.in_use.store(fresh + 1, Ordering::Release);
-                    fresh
+                {
+                    return Some(Wake::Leave);
                 }
+                in_transit.fetch_sub(1, Ordering::SeqCst);
             }
-        };
-        self.chunks[index / CHUNK].get_or_init(|| {
-            (0..CHUNK)
-                .map(|_| CachePadded::new(Mailbox::new()))
-                .collect()
-        });
-        let line = self.line(index);
-        match first {
-            Some(job) => {
-                // SAFETY: the line is VACANT and not yet handed to a worker:
-                // no claimer or worker touches it.
-                line.job.with_mut(|slot| unsafe { (*slot).write(job) });
-                line.state.store(FULL, Ordering::Release);
-            }
-            None => line.state.store(OPEN, Ordering::Release),
-        }
-        Ok(index)
-    }
-
-    /// Gives a line back when its worker leaves. The worker holds no job:
-    /// it ran the last one it took.
-    pub(crate) fn give_back(&self, index: usize) {
-        self.line(index).state.store(VACANT, Ordering::Release);
-        let mut returned = self.returned.lock().unwrap_or_else(|p| p.into_inner());
-        returned.push(Reverse(index));
-    }
-
-    /// Gives back the line of a worker that could not be started, with the
-    /// first job `take` put there, if any. An unstarted line is OPEN only
-    /// while a pool is being built (preallocation), before anybody can
-    /// schedule on it: so nobody can have claimed it.
-    pub(crate) fn give_back_unstarted(&self, index: usize) -> Option<Job> {
-        let line = self.line(index);
-        let job = (line.state.load(Ordering::Acquire) == FULL).then(|| line.take());
-        self.give_back(index);
-        job
-    }
-
-    /// Every line handed out so far.
-    fn lines(&self) -> impl Iterator<Item = &Mailbox> {
-        let in_use = self.in_use.load(Ordering::Acquire);
-        (0..in_use).filter_map(|index| self.made(index))
-    }
-
-    /// Claims an idle worker's line, scanning from after the last claim:
-    /// the first `SHORT_SCAN` lines in use, then the rest only if
-    /// `worth_it` says an idle worker may be among them (so that a schedule
-    /// on a full pool of 10,000 busy workers does not read 10,000 lines).
-    pub(crate) fn claim(&self, worth_it: impl FnOnce() -> bool) -> Option<Claim<'_>> {
-        let in_use = self.in_use.load(Ordering::Acquire);
-        let start = self.cursor.load(Ordering::Relaxed);
-        let short = in_use.min(SHORT_SCAN);
-        let found = self.claim_among(start, 0..short, in_use);
-        if found.is_some() || short == in_use || !worth_it() {
-            return found;
-        }
-        self.claim_among(start, short..in_use, in_use)
-    }
-
-    /// Claims among the lines `start + step` (modulo `in_use`) for `steps`.
-    fn claim_among(
-        &self,
-        start: usize,
-        steps: std::ops::Range<usize>,
-        in_use: usize,
-    ) -> Option<Claim<'_>> {
-        for step in steps {
-            let index = (start + step) % in_use;
-            if let Some(claim) = self.made(index).and_then(Mailbox::claim) {
-                // A hint: written only when it moves, so that a scheduler
-                // claiming the same line again does not write it.
-                if self.cursor.load(Ordering::Relaxed) != index + 1 {
-                    self.cursor.store(index + 1, Ordering::Relaxed);
-                }
-                return Some(claim);
-            }
-        }
-        None
-    }
-
-    /// Asks up to `n` idle workers to check whether they must retire.
-    pub(crate) fn ask_to_retire(&self, n: u64) {
-        let mut asked = 0;
-        for line in self.lines() {
-            if asked == n {
-                break;
-            }
-            if line.ask_to_retire() {
-                asked += 1;
-            }
-        }
-    }
-
-    /// Wakes every parked worker: the pool is closing.
-    pub(crate) fn wake_for_closing(&self) {
-        for line in self.lines() {
-            line.wake_for_closing();
         }
     }
 }
@@ -440,13 +354,15 @@ mod loom_models {
 
     use super::{Mailbox, Wake};
     use crate::job::Job;
-    use crate::sync::{AtomicUsize, Ordering, loom_model};
+    use crate::sync::{AtomicU64, AtomicUsize, Ordering, loom_model};
 
     /// An idle line whose worker runs until it leaves (a retire request
     /// makes it leave, as when the pool is still above capacity), the flag
     /// that closes it, and the count of jobs run.
     struct IdleLine {
         line: Arc<Mailbox>,
+        epoch: AtomicU64,
+        in_transit: Arc<AtomicUsize>,
         closing: Arc<AtomicBool>,
         ran: Arc<AtomicUsize>,
         worker: loom::thread::JoinHandle<()>,
@@ -457,11 +373,14 @@ mod loom_models {
             let line = Arc::new(Mailbox::new());
             line.reopen();
             let closing = Arc::new(AtomicBool::new(false));
+            let in_transit = Arc::new(AtomicUsize::new(0));
             let worker = {
                 let (line, closing) = (Arc::clone(&line), Arc::clone(&closing));
+                let in_transit = Arc::clone(&in_transit);
                 loom::thread::spawn(move || {
                     loop {
-                        match line.wait(|| closing.load(Ordering::SeqCst), None) {
+                        let closing = || closing.load(Ordering::SeqCst);
+                        match line.wait(closing, None, &in_transit) {
                             Wake::Job(job) => {
                                 job.run(None);
                                 line.reopen();
@@ -474,6 +393,8 @@ mod loom_models {
             let ran = Arc::new(AtomicUsize::new(0));
             IdleLine {
                 line,
+                epoch: AtomicU64::new(0),
+                in_transit,
                 closing,
                 ran,
                 worker,
@@ -482,7 +403,7 @@ mod loom_models {
 
         /// Claims the line and delivers a job that counts its run.
         fn schedule(&self) -> bool {
-            let Some(claim) = self.line.claim() else {
+            let Some(claim) = self.line.claim(&self.epoch) else {
                 return false;
             };
             let ran = Arc::clone(&self.ran);
@@ -522,8 +443,8 @@ mod loom_models {
         loom_model().check(|| {
             let idle = IdleLine::start();
             let shrink = {
-                let line = Arc::clone(&idle.line);
-                loom::thread::spawn(move || line.ask_to_retire())
+                let (line, in_transit) = (Arc::clone(&idle.line), Arc::clone(&idle.in_transit));
+                loom::thread::spawn(move || line.ask_to_retire(&in_transit))
             };
             let delivered = idle.schedule();
             let retired = shrink.join().unwrap();

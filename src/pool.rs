@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::admission::WhenFull;
 use crate::builder::{Builder, Config, clamp_capacity};
 use crate::job::Job;
-use crate::shared::{Shared, WhenFull};
-use crate::{Error, worker};
+use crate::shared::Shared;
+use crate::{Error, current};
 
 /// A pool of worker threads running closures.
 ///
@@ -67,18 +68,8 @@ impl Pool {
             shared: Arc::new(Shared::new(capacity, config)),
         };
         if prealloc {
-            for _ in 0..capacity {
-                pool.shared.count_worker();
-                if worker::spawn(&pool.shared, None).is_err() {
-                    pool.shared.uncount_worker();
-                    // Dropping `pool` joins the workers already started.
-                    return Err(Error::Spawn);
-                }
-            }
-            // A started thread names itself when it first runs: until
-            // then a caller listing its threads right after `build`
-            // (/proc, gdb) would not find them all.
-            pool.shared.wait_started(capacity);
+            // On failure, dropping `pool` joins the workers already started.
+            pool.shared.start_up_to_capacity()?;
         }
         Ok(pool)
     }
@@ -118,16 +109,42 @@ impl Pool {
     }
 
     pub(crate) fn submit(&self, job: Job, when_full: WhenFull) -> Result<(), Error> {
-        self.shared.submit(job, when_full)
+        // SAFETY: `self` keeps the pool alive for the whole call.
+        unsafe { Shared::submit(Arc::as_ptr(&self.shared), job, when_full) }
     }
 
-    /// Blocks until no accepted task is queued or running; every task
-    /// accepted before the call has then finished. [`Error::Deadlock`] when
-    /// called from one of this pool's workers; [`Error::Freed`] once the
-    /// pool is shutting down (only reachable through the C API's
-    /// `pool_free`: a `Pool` is shut down by dropping it).
+    /// The pool's state, for a schedule that must not keep `self` borrowed
+    /// past the hand-over of its task (the C API: `pool_free` may run as
+    /// soon as the task is handed over).
+    pub(crate) fn shared_ptr(&self) -> *const Shared {
+        Arc::as_ptr(&self.shared)
+    }
+
+    /// Blocks until every task accepted before the call has finished, however
+    /// many other threads schedule meanwhile. [`Error::Deadlock`] when called
+    /// from one of this pool's workers; [`Error::Freed`] once the pool is
+    /// shutting down (only reachable through the C API's `pool_free`: a
+    /// `Pool` is shut down by dropping it).
     pub fn wait(&self) -> Result<(), Error> {
-        self.shared.wait_idle()
+        self.shared.wait_accepted(None)
+    }
+
+    /// As [`Pool::wait`], waiting at most `timeout` ([`Duration::ZERO`]
+    /// polls; a timeout too large to represent waits for ever):
+    /// [`Error::Timeout`] if the tasks accepted before the call have not
+    /// all finished by then.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = workerpool::Builder::new().capacity(2).build().unwrap();
+    /// pool.schedule(|| std::thread::sleep(Duration::from_millis(50))).unwrap();
+    /// assert_eq!(pool.wait_timeout(Duration::ZERO), Err(workerpool::Error::Timeout));
+    /// assert_eq!(pool.wait_timeout(Duration::from_secs(60)), Ok(()));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.shared
+            .wait_accepted(Instant::now().checked_add(timeout))
     }
 
     /// Changes the capacity (clamped like [`Builder::capacity`]). Growing lets
@@ -138,6 +155,10 @@ impl Pool {
     /// left the counts ([`Stats::workers`]); it does not wait for busy
     /// workers, nor for a worker still in its `on_start` hook (which may be
     /// waiting for the caller): those leave after their task or hook.
+    ///
+    /// A preallocated pool that grows starts the new workers before
+    /// returning; if the OS refuses a thread it returns [`Error::Spawn`],
+    /// with the capacity changed and the workers already started kept.
     pub fn set_capacity(&self, capacity: usize) -> Result<(), Error> {
         self.shared.set_capacity(clamp_capacity(capacity))
     }
@@ -148,7 +169,7 @@ impl Pool {
 
     /// Whether the calling thread is one of this pool's workers.
     pub fn is_worker_thread(&self) -> bool {
-        worker::is_worker_of(&self.shared)
+        current::is_worker_of(&self.shared)
     }
 
     /// The gate of the C handle's calls (`gate.rs`).
@@ -165,6 +186,9 @@ impl Pool {
 }
 
 pub(crate) fn timeout_policy(timeout: Duration) -> WhenFull {
+    if timeout.is_zero() {
+        return WhenFull::Expired;
+    }
     // A deadline too far to represent waits for ever.
     WhenFull::Wait {
         deadline: Instant::now().checked_add(timeout),
@@ -176,12 +200,22 @@ impl Drop for Pool {
         // A task holding the last handle would wait for itself to finish
         // and join its own thread: hand the shutdown to a helper thread,
         // which joins this worker once the task has returned.
-        if worker::is_worker_of(&self.shared) {
+        // If even that thread cannot be started, the last worker to leave
+        // shuts the pool down (`Shared::owe_shutdown`).
+        if current::is_worker_of(&self.shared) {
             self.shared.begin_close();
             let shared = Arc::clone(&self.shared);
-            let _ = std::thread::Builder::new()
+            #[cfg(feature = "fault-injection")]
+            if crate::fault::spawn_should_fail() {
+                self.shared.owe_shutdown();
+                return;
+            }
+            let reaper = std::thread::Builder::new()
                 .name("workerpool-reaper".into())
                 .spawn(move || shared.shutdown());
+            if reaper.is_err() {
+                self.shared.owe_shutdown();
+            }
             return;
         }
         self.shared.shutdown();

@@ -40,6 +40,16 @@
 //! registered sleeper only stops waiting by consuming a token or uncounting
 //! itself.
 //!
+//! Workers inside their `on_start` hook (`starting`, read apart from the
+//! counts) are awake in the counts but cover nothing until the hook
+//! returns: a hook may wait for the very thread that schedules (a lock it
+//! holds, Python's GIL), so a task left to such a worker while another one
+//! sleeps could wait for ever. Every rule above counts them out of
+//! `awake`. `starting` is raised before a worker is counted live and
+//! lowered after its hook, so a stale read can only be too high, which
+//! only wakes a sleeper or makes a worker look again; the proof above is
+//! unchanged (those workers are awake, and look for tasks after the hook).
+//!
 //! Cost: nothing per task while workers are busy; a lock and a futex wake
 //! only when a task arrives for an idle pool.
 
@@ -49,11 +59,22 @@ use std::time::{Duration, Instant};
 use crate::completions::Completions;
 use crate::counts::{AtomicCounts, Counts};
 
+/// Workers that are awake and not inside their `on_start` hook: those that
+/// cover pending tasks.
+fn ready(c: Counts, starting: u64) -> u64 {
+    c.awake().saturating_sub(starting)
+}
+
 /// Whether a scheduler that left the counts `c` must wake a sleeper: one
-/// is asleep and no worker is awake, or the awake ones do not cover the
-/// pending tasks. The completions are read only in the last case.
-pub(crate) fn wake_needed(c: Counts, done: &Completions) -> bool {
-    c.sleeping() > 0 && (c.awake() == 0 || c.pending(done.read()) > c.awake())
+/// is asleep and no ready worker is awake, or the ready ones do not cover
+/// the pending tasks. `starting` and the completions are read only if a
+/// worker sleeps.
+pub(crate) fn wake_needed(c: Counts, done: &Completions, starting: impl Fn() -> u64) -> bool {
+    if c.sleeping() == 0 {
+        return false;
+    }
+    let ready = ready(c, starting());
+    ready == 0 || c.pending(done.read()) > ready
 }
 
 /// Whether a shrink to `capacity` still has idle workers to see leave
@@ -69,10 +90,7 @@ pub(crate) fn idle_above_capacity(
 ) -> bool {
     let done = done.read();
     let c = counts.load();
-    let without_task = c
-        .awake()
-        .saturating_sub(in_start_hook)
-        .saturating_sub(c.pending(done));
+    let without_task = ready(c, in_start_hook).saturating_sub(c.pending(done));
     c.live() > capacity && without_task > 0 && !c.closing()
 }
 
@@ -118,6 +136,7 @@ impl Sleepers {
         counts: &AtomicCounts,
         done: &Completions,
         capacity: impl Fn() -> u64,
+        starting: impl Fn() -> u64,
         idle_timeout: Option<Duration>,
     ) -> Idle {
         #[cfg(feature = "fault-injection")]
@@ -125,7 +144,8 @@ impl Sleepers {
         let mut tokens = self.lock();
         let capacity = capacity();
         let decided = counts.update(|c| {
-            if c.pending(done.read()) > c.awake() - 1 {
+            // Counting itself out of the ready workers.
+            if c.pending(done.read()) > ready(c, starting()).saturating_sub(1) {
                 None
             } else if c.closing() || c.live() > capacity {
                 Some((c.without_worker(), Idle::Exit))
@@ -138,6 +158,8 @@ impl Sleepers {
             Ok((_, Idle::Exit)) => return Idle::Exit,
             Ok((_, Idle::Retry)) => {}
         }
+        #[cfg(feature = "fault-injection")]
+        crate::fault::count_sleep();
         let deadline = idle_timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if *tokens > 0 {
@@ -155,7 +177,7 @@ impl Sleepers {
                 let (_, leave) = counts
                     .update(|c| {
                         let c = c.without_sleeper();
-                        let covered = c.pending(done.read()) < c.awake();
+                        let covered = c.pending(done.read()) < ready(c, starting());
                         Some(if timed_out && covered && !c.closing() {
                             (c.without_worker(), true)
                         } else {
@@ -179,9 +201,15 @@ impl Sleepers {
 
     /// Wakes one sleeper if no worker is awake or the awake ones no longer
     /// cover the pending tasks. Called by a scheduler after its admission.
-    pub(crate) fn wake_for_task(&self, counts: &AtomicCounts, done: &Completions) {
+    pub(crate) fn wake_for_task(
+        &self,
+        counts: &AtomicCounts,
+        done: &Completions,
+        starting: impl Fn() -> u64,
+    ) {
         let mut tokens = self.lock();
-        let claimed = counts.update(|c| wake_needed(c, done).then(|| (c.without_sleeper(), ())));
+        let claimed =
+            counts.update(|c| wake_needed(c, done, &starting).then(|| (c.without_sleeper(), ())));
         if claimed.is_ok() {
             *tokens += 1;
             self.condvar.notify_one();
@@ -235,6 +263,8 @@ mod loom_models {
         queue: Mutex<VecDeque<u32>>,
         ran: AtomicUsize,
         capacity: AtomicUsize,
+        /// Workers inside their `on_start` hook (`Shared::starting`).
+        starting: AtomicUsize,
     }
 
     impl Model {
@@ -246,6 +276,7 @@ mod loom_models {
                 queue: Mutex::new(VecDeque::new()),
                 ran: AtomicUsize::new(0),
                 capacity: AtomicUsize::new(workers as usize),
+                starting: AtomicUsize::new(0),
             };
             for _ in 0..workers {
                 model.counts.add_worker();
@@ -255,8 +286,10 @@ mod loom_models {
 
         fn schedule(&self) {
             let after = self.counts.add_task().with_task();
-            if super::wake_needed(after, &self.done) {
-                self.sleepers.wake_for_task(&self.counts, &self.done);
+            let starting = || self.starting.load(Ordering::SeqCst) as u64;
+            if super::wake_needed(after, &self.done, starting) {
+                self.sleepers
+                    .wake_for_task(&self.counts, &self.done, starting);
             }
             self.queue.lock().unwrap().push_back(1);
         }
@@ -271,7 +304,11 @@ mod loom_models {
                     continue;
                 }
                 let capacity = || self.capacity.load(Ordering::SeqCst) as u64;
-                match self.sleepers.idle(&self.counts, &self.done, capacity, None) {
+                let starting = || self.starting.load(Ordering::SeqCst) as u64;
+                match self
+                    .sleepers
+                    .idle(&self.counts, &self.done, capacity, starting, None)
+                {
                     Idle::Retry => loom::thread::yield_now(),
                     Idle::Exit => return,
                 }

@@ -49,6 +49,15 @@ impl<T> UnsafeCell<T> {
     }
 }
 
+/// A point where the model checker may run another thread: a loop that
+/// retries until another thread acts (a worker looking again for a task
+/// counted but not yet pushed) passes here. Nothing outside loom.
+#[inline(always)]
+pub(crate) fn model_yield() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// Spin-then-yield for short waits on another thread (crossbeam's
 /// `Backoff`); under loom, a yield each time, so the model checker runs the
 /// thread being waited for.

@@ -119,6 +119,22 @@ impl Thread {
         }
     }
 
+    /// Whether this is the calling thread's handle.
+    pub(crate) fn is_current(&self) -> bool {
+        // SAFETY: compares two thread ids; no memory is touched.
+        unsafe { libc::pthread_equal(self.id, libc::pthread_self()) != 0 }
+    }
+
+    /// Detaches the calling thread's own handle (it cannot join itself):
+    /// the system frees the thread when it exits. Its stack never returns
+    /// to the arena, which therefore keeps its mappings (`StackArena`'s
+    /// drop): the cost of a shutdown that only a worker could run.
+    pub(crate) fn detach(self) {
+        // SAFETY: a joinable thread started by `start_on`, not joined; this
+        // consumes the handle.
+        unsafe { libc::pthread_detach(self.id) };
+    }
+
     /// Waits for the thread to exit, then gives its stack back to `stacks`
     /// (the arena it came from); with `release`, its pages go back to the
     /// OS as well (`StackArena::give_back`).

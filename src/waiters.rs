@@ -1,6 +1,16 @@
 //! Where threads sleep when they must wait for the workers: schedulers of a
-//! full blocking pool (`room`), and `wait` callers for the pool to drain
-//! (`drained`).
+//! full blocking pool (`room`), `wait` callers for their tasks to finish
+//! (`done`), and a shrink for the idle workers above the new capacity to
+//! leave (`roster`). Each sleeper polls its own condition; the events below
+//! wake the sleepers whose condition they may have made true:
+//!
+//! * a task finished (`task_gone`): room for one scheduler, and any wait;
+//! * a worker's seat stopped showing a task it never got (`seat_cleared`):
+//!   any wait;
+//! * a worker left the counts, or an idle line became claimable again
+//!   (`room_made`): room for one scheduler, and the shrink;
+//! * a worker's `on_start` hook returned, or a worker took a task after a
+//!   shrink (`roster_changed`): the shrink.
 //!
 //! # Why no wake-up is lost
 //!
@@ -25,22 +35,29 @@ use crate::sync::{AtomicBool, Condvar, Mutex, MutexGuard, Ordering, fence};
 #[derive(Clone, Copy)]
 pub(crate) enum Reason {
     Room,
-    Drained,
+    Done,
+    Roster,
 }
 
 /// Sleepers of each kind, under the lock.
 #[derive(Default)]
 struct Sleeping {
     room: u64,
-    drained: u64,
+    done: u64,
+    roster: u64,
 }
 
 impl Sleeping {
     fn of(&mut self, reason: Reason) -> &mut u64 {
         match reason {
             Reason::Room => &mut self.room,
-            Reason::Drained => &mut self.drained,
+            Reason::Done => &mut self.done,
+            Reason::Roster => &mut self.roster,
         }
+    }
+
+    fn total(&self) -> u64 {
+        self.room + self.done + self.roster
     }
 }
 
@@ -49,7 +66,8 @@ pub(crate) struct Waiters {
     asleep: AtomicBool,
     lock: Mutex<Sleeping>,
     room: Condvar,
-    drained: Condvar,
+    done: Condvar,
+    roster: Condvar,
 }
 
 impl Waiters {
@@ -58,7 +76,8 @@ impl Waiters {
             asleep: AtomicBool::new(false),
             lock: Mutex::new(Sleeping::default()),
             room: Condvar::new(),
-            drained: Condvar::new(),
+            done: Condvar::new(),
+            roster: Condvar::new(),
         }
     }
 
@@ -80,10 +99,11 @@ impl Waiters {
     ) -> Option<T> {
         let condvar = match reason {
             Reason::Room => &self.room,
-            Reason::Drained => &self.drained,
+            Reason::Done => &self.done,
+            Reason::Roster => &self.roster,
         };
         let mut guard = self.guard();
-        if guard.room + guard.drained == 0 {
+        if guard.total() == 0 {
             self.asleep.store(true, Ordering::SeqCst);
         }
         fence(Ordering::SeqCst);
@@ -111,29 +131,67 @@ impl Waiters {
             }
         };
         *guard.of(reason) -= 1;
-        if guard.room + guard.drained == 0 {
+        if guard.total() == 0 {
             self.asleep.store(false, Ordering::SeqCst);
         }
         result
     }
 
-    /// Called right after a task finished (or a counted one was given
-    /// back, or a hand-off worker asked to retire stayed and is idle
-    /// again): wakes a scheduler waiting for room, and `wait` callers if
-    /// `drained` says nothing is pending any more.
-    pub(crate) fn task_gone(&self, drained: impl FnOnce() -> bool) {
+    /// The lock, if anybody sleeps here; `None` (no lock taken) otherwise.
+    /// The fence pairs with the sleeper's (module docs): the caller's
+    /// change before it is seen by any poll that this finds no sleeper for.
+    fn sleepers(&self) -> Option<MutexGuard<'_, Sleeping>> {
         fence(Ordering::SeqCst);
         if !self.asleep.load(Ordering::SeqCst) {
-            return;
+            return None;
         }
-        let guard = self.guard();
+        Some(self.guard())
+    }
+
+    /// A task finished, or a counted one was given back: room for one
+    /// scheduler, and every wait polls again.
+    pub(crate) fn task_gone(&self) {
+        let Some(guard) = self.sleepers() else {
+            return;
+        };
         if guard.room > 0 {
             // One slot freed: one scheduler can use it. If that one gives up
             // (timeout, shutdown) it polls once more, so the slot is not lost.
             self.room.notify_one();
         }
-        if guard.drained > 0 && drained() {
-            self.drained.notify_all();
+        if guard.done > 0 {
+            self.done.notify_all();
+        }
+    }
+
+    /// A worker's seat stopped showing a task it did not get: every wait
+    /// polls again.
+    pub(crate) fn seat_cleared(&self) {
+        if self.sleepers().is_some_and(|guard| guard.done > 0) {
+            self.done.notify_all();
+        }
+    }
+
+    /// A worker left the counts, or an idle worker asked to retire stayed:
+    /// room for one scheduler (a worker can be started, or claimed), and
+    /// the shrink polls again.
+    pub(crate) fn room_made(&self) {
+        let Some(guard) = self.sleepers() else {
+            return;
+        };
+        if guard.room > 0 {
+            self.room.notify_one();
+        }
+        if guard.roster > 0 {
+            self.roster.notify_all();
+        }
+    }
+
+    /// A worker's `on_start` hook returned, or a worker took a task after a
+    /// shrink: the shrink polls again.
+    pub(crate) fn roster_changed(&self) {
+        if self.sleepers().is_some_and(|guard| guard.roster > 0) {
+            self.roster.notify_all();
         }
     }
 
@@ -141,7 +199,8 @@ impl Waiters {
     pub(crate) fn wake_all(&self) {
         let _guard = self.guard();
         self.room.notify_all();
-        self.drained.notify_all();
+        self.done.notify_all();
+        self.roster.notify_all();
     }
 }
 
@@ -171,7 +230,7 @@ mod loom_models {
                 let (done, waiters) = (Arc::clone(&done), Arc::clone(&waiters));
                 loom::thread::spawn(move || {
                     done.record(&done.claim(0));
-                    waiters.task_gone(|| false);
+                    waiters.task_gone();
                 })
             };
             let got_room = waiters.sleep_until(Reason::Room, None, || {
@@ -199,17 +258,14 @@ mod loom_models {
             };
             let workers: Vec<_> = (0..2)
                 .map(|shard| {
-                    let (counts, done, waiters) =
-                        (Arc::clone(&counts), Arc::clone(&done), Arc::clone(&waiters));
+                    let (done, waiters) = (Arc::clone(&done), Arc::clone(&waiters));
                     loom::thread::spawn(move || {
                         done.record(&done.claim(shard));
-                        waiters.task_gone(|| drained(&counts, &done));
+                        waiters.task_gone();
                     })
                 })
                 .collect();
-            waiters.sleep_until(Reason::Drained, None, || {
-                drained(&counts, &done).then_some(())
-            });
+            waiters.sleep_until(Reason::Done, None, || drained(&counts, &done).then_some(()));
             for worker in workers {
                 worker.join().unwrap();
             }

@@ -1,64 +1,69 @@
-//! Worker threads: how one starts, runs tasks, sleeps, and leaves.
+//! Worker threads: how one starts and runs, the same in every mode.
 //!
-//! With a queue, a worker takes tasks with `Shared::next_job`, which spins
-//! briefly and then sleeps (`sleep.rs`); in hand-off mode it waits on its
-//! own line (`Shared::serve_line`, `mailbox.rs`). It leaves when either
-//! says so (idle expiry, shutdown, capacity shrink) or after a task when
-//! the pool shrank below its live workers. Whatever the reason, `on_exit`
-//! runs last, on the worker.
+//! The life itself is written once (`run`): named, then the `on_start`
+//! hook (the worker counts as starting, and takes no task, until it
+//! returns), then tasks from the pool's delivery until the delivery or a
+//! retirement says it leaves (idle expiry, shutdown, capacity shrink),
+//! then `on_exit`, last, on the worker.
 
-use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use crate::current;
 use crate::job::{self, Job};
-use crate::shared::Shared;
+use crate::shared::{Shared, WorkerSlot};
+#[cfg(not(loom))]
 use crate::thread::Thread;
 
-thread_local! {
-    /// Address of the `Shared` whose worker this thread is; 0 elsewhere.
-    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Whether the calling thread is one of `shared`'s workers.
-pub(crate) fn is_worker_of(shared: &Shared) -> bool {
-    CURRENT_POOL.with(|current| current.get() == shared as *const Shared as usize)
-}
-
-/// Starts one worker thread. Its live count must already be reserved. In
-/// hand-off mode the worker gets a line (`mailbox.rs`) holding `first`, its
-/// first job, if any; otherwise `first` must be `None`. On failure `first`
-/// comes back.
-pub(crate) fn spawn(shared: &Arc<Shared>, first: Option<Job>) -> Result<(), Option<Job>> {
-    let number = shared
-        .next_thread
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let lines = shared.mailboxes();
-    let line = match lines {
-        Some(lines) => Some(lines.take(first)?),
-        None => {
-            debug_assert!(first.is_none(), "queue modes queue the first job");
-            None
-        }
+/// Starts one worker thread. Its live and starting counts must already be
+/// reserved. It gets a seat (`seats.rs`); in hand-off mode the seat holds
+/// `first`, the job it is started for, if any (queue modes pass `None`).
+/// On failure `first` comes back (and the counts stay reserved).
+pub(crate) fn spawn(shared: &Shared, first: Option<Job>) -> Result<(), Option<Job>> {
+    let number = shared.next_thread.fetch_add(1, Ordering::Relaxed);
+    let Some(seat) = shared.seats.take() else {
+        return Err(first);
     };
-    let give_back = |line: Option<usize>| lines?.give_back_unstarted(line?);
+    if let Some(job) = first {
+        shared.seats.put_first(seat, job);
+    }
     #[cfg(feature = "fault-injection")]
     if crate::fault::spawn_should_fail() {
-        return Err(give_back(line));
+        return Err(shared.seats.give_back_unstarted(seat));
     }
-    let name = format!("{}-{}", shared.config.thread_name, number);
-    let worker_shared = Arc::clone(shared);
-    match Thread::start(&shared.stacks, &name, move || {
-        run(worker_shared, number, line)
-    }) {
-        Ok(thread) => {
-            shared.register(thread);
-            Ok(())
+    // The model checks run workers on loom's threads (`live`); an OS thread
+    // would run loom's primitives outside the model: refused, as by the OS.
+    #[cfg(loom)]
+    {
+        let _ = number;
+        Err(shared.seats.give_back_unstarted(seat))
+    }
+    #[cfg(not(loom))]
+    {
+        let name = format!("{}-{}", shared.config.thread_name, number);
+        let worker_shared = shared.arc();
+        match Thread::start(&shared.stacks, &name, move || {
+            run(worker_shared, number, seat)
+        }) {
+            Ok(thread) => {
+                // Without an `on_start` hook nothing can hold the worker
+                // before its first task: its line is claimable now that the
+                // thread exists (a schedule right after a preallocating
+                // `pool_new` needs no wait). With one, the worker opens it
+                // once the hook returned (`mailbox.rs`).
+                if shared.config.on_start.is_none() && shared.is_hand_off() {
+                    shared.seats.line(seat).open_after_start();
+                }
+                shared.register(thread);
+                Ok(())
+            }
+            Err(_) => Err(shared.seats.give_back_unstarted(seat)),
         }
-        Err(_) => Err(give_back(line)),
     }
 }
 
+#[cfg_attr(loom, allow(dead_code))]
 fn run_hook(shared: &Shared, hook: &crate::builder::Hook) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook())) {
         job::report_panic(payload, shared.config.panic_handler.as_ref());
@@ -69,27 +74,42 @@ fn run_hook(shared: &Shared, hook: &crate::builder::Hook) {
 /// run; a panic of the pool's own machinery (a bug: running on with broken
 /// counts could lose tasks or hang `pool_free`) reaches `thread_main`, an
 /// `extern "C"` function, where the process aborts (`thread.rs`).
-fn run(shared: Arc<Shared>, number: usize, line: Option<usize>) {
+#[cfg_attr(loom, allow(dead_code))]
+fn run(shared: Arc<Shared>, number: usize, seat: usize) {
     shared.worker_started();
-    let mut slot = shared.worker_slot(number);
-    CURRENT_POOL.with(|current| current.set(Arc::as_ptr(&shared) as usize));
-    if let Some(on_start) = &shared.config.on_start {
-        shared.counting_start_hook(|| run_hook(&shared, on_start));
-    }
-    match line {
-        Some(index) => shared.serve_line(index, &mut slot),
-        None => {
-            while let Some(task) = shared.next_job() {
-                let outcome = task.run(shared.config.panic_handler.as_ref());
-                if shared.task_done(outcome, &mut slot) {
-                    break;
-                }
-            }
+    current::enter(&shared);
+    let me = live(&shared, number, seat, || {
+        if let Some(on_start) = &shared.config.on_start {
+            shared.counting_start_hook(|| run_hook(&shared, on_start));
         }
-    }
+    });
     if let Some(on_exit) = &shared.config.on_exit {
         run_hook(&shared, on_exit);
     }
-    CURRENT_POOL.with(|current| current.set(0));
-    shared.worker_departed(slot);
+    current::leave();
+    shared.worker_departed(me);
+    shared.shutdown_if_owed();
+}
+
+/// A worker's life between its start and its `on_exit` hook, on seat
+/// `seat`: the `on_start` hook, then tasks until it leaves (uncounted, its
+/// seat given back). The model checks run it on loom's threads.
+pub(crate) fn live(
+    shared: &Shared,
+    number: usize,
+    seat: usize,
+    on_start: impl FnOnce(),
+) -> WorkerSlot {
+    let mut me = shared.worker_slot(number, seat);
+    on_start();
+    shared.start_hook_done(&mut me);
+    while let Some(task) = shared.next_job(&me) {
+        shared.task_starts(&me);
+        let outcome = task.run(shared.config.panic_handler.as_ref());
+        if shared.task_done(outcome, &mut me) {
+            break;
+        }
+    }
+    shared.worker_leaves(&me);
+    me
 }

@@ -151,6 +151,9 @@ fn call(p: *mut pool_t, how: Call, t: &AtomicU8) -> pool_status {
 /// same pool takes and runs everything; free leaves no thread behind.
 #[test]
 fn random_spawn_failures_lose_nothing_and_pool_recovers() {
+    if !in_own_process("random_spawn_failures_lose_nothing_and_pool_recovers") {
+        return;
+    }
     let _f = Faults::lock();
     const THREADS: usize = 4;
     const PER_THREAD: usize = 300;
@@ -235,6 +238,9 @@ fn random_spawn_failures_lose_nothing_and_pool_recovers() {
 /// it refuses in hand-off mode, and queues when the queue has room.
 #[test]
 fn spawn_is_returned_only_when_no_worker_can_take_the_task() {
+    if !in_own_process("spawn_is_returned_only_when_no_worker_can_take_the_task") {
+        return;
+    }
     let _f = Faults::lock();
     for how in [Call::Schedule, Call::Try, Call::Timeout] {
         // No worker at all.
@@ -320,6 +326,9 @@ fn spawn_refusals_are_not_counted_as_rejected() {
 /// joined the workers it started (each ran on_exit) and left no thread.
 #[test]
 fn prealloc_spawn_failure_gives_null_eagain_and_no_thread() {
+    if !in_own_process("prealloc_spawn_failure_gives_null_eagain_and_no_thread") {
+        return;
+    }
     let _f = Faults::lock();
     let name = "fltpre";
     let mut nulls = 0;
@@ -365,6 +374,9 @@ fn prealloc_spawn_failure_gives_null_eagain_and_no_thread() {
 /// returns SPAWN, nothing runs, and the pool frees cleanly.
 #[test]
 fn impossible_stack_size_is_refused_cleanly() {
+    if !in_own_process("impossible_stack_size_is_refused_cleanly") {
+        return;
+    }
     let _f = Faults::lock();
     let huge = 1usize << 40;
     let name = "flttib";
@@ -403,6 +415,9 @@ fn impossible_stack_size_is_refused_cleanly() {
 /// every accepted task runs, schedules made after free began get FREED.
 #[test]
 fn free_waits_for_long_running_tasks() {
+    if !in_own_process("free_waits_for_long_running_tasks") {
+        return;
+    }
     let _f = Faults::lock();
     for queue in [0usize, 8, usize::MAX] {
         let name = "fltlong";
@@ -456,6 +471,9 @@ fn free_waits_for_long_running_tasks() {
 /// waiter OK or FREED, nothing hangs, the refused tasks never run.
 #[test]
 fn free_releases_schedulers_blocked_in_several_threads() {
+    if !in_own_process("free_releases_schedulers_blocked_in_several_threads") {
+        return;
+    }
     let _f = Faults::lock();
     const BLOCKED: usize = 8;
     for round in 0..10 {
@@ -534,6 +552,9 @@ fn free_releases_schedulers_blocked_in_several_threads() {
 /// at 1.
 #[test]
 fn shrink_to_one_under_load_loses_nothing() {
+    if !in_own_process("shrink_to_one_under_load_loses_nothing") {
+        return;
+    }
     let _f = Faults::lock();
     const THREADS: usize = 4;
     const PER_THREAD: usize = 500;
@@ -621,6 +642,9 @@ fn fast_path_gives_tasks_back_when_workers_expired() {
 /// explores the same race).
 #[test]
 fn a_shrink_while_workers_go_idle_retires_them() {
+    if !in_own_process("a_shrink_while_workers_go_idle_retires_them") {
+        return;
+    }
     let _faults = Faults::lock();
     pause_before_idle(2_000);
     for round in 0..5 {
@@ -665,4 +689,83 @@ fn a_panic_inside_an_export_aborts_instead_of_unwinding() {
         "{stderr}"
     );
     assert!(!stderr.contains("pool_get_stats returned"), "{stderr}");
+}
+
+/// A preallocated pool's grow that the OS refuses threads for returns
+/// `POOL_ERR_SPAWN`: the capacity is changed, the workers already started
+/// are kept, and the missing ones start on demand once threads can be had.
+#[test]
+fn a_prealloc_grow_the_os_refuses_reports_spawn() {
+    let _faults = Faults::lock();
+    let p = Opts {
+        prealloc: true,
+        queue: usize::MAX,
+        ..Opts::new(2, "fgrow")
+    }
+    .build();
+    fail_spawns(1000, 5);
+    assert_eq!(unsafe { pool_set_capacity(p, 8) }, POOL_ERR_SPAWN);
+    let s = stats(p);
+    assert_eq!((s.capacity, s.workers), (8, 2));
+    fail_spawns(0, 1);
+    let g = leak(Gated::new());
+    for _ in 0..8 {
+        assert_eq!(schedule(p, gated_task, arg(g)), POOL_OK);
+    }
+    wait_until("8 tasks running", || g.started() == 8);
+    assert_eq!(stats(p).workers, 8);
+    g.open();
+    assert_eq!(wait(p), POOL_OK);
+    free_pool(p);
+}
+
+/// The last `Pool` handle dropped inside one of its own tasks hands the
+/// shutdown to a new thread; when the OS refuses that thread too, the last
+/// worker to leave shuts the pool down: every accepted task runs, every
+/// worker runs its exit hook and no thread is left behind.
+#[test]
+fn a_pool_dropped_by_its_task_shuts_down_without_a_reaper_thread() {
+    if !in_own_process("a_pool_dropped_by_its_task_shuts_down_without_a_reaper_thread") {
+        return;
+    }
+    let _faults = Faults::lock();
+    let exits = std::sync::Arc::new(AtomicUsize::new(0));
+    let ran = std::sync::Arc::new(AtomicUsize::new(0));
+    let pool = {
+        let exits = std::sync::Arc::clone(&exits);
+        workerpool::Builder::new()
+            .capacity(3)
+            .queue_size(workerpool::UNBOUNDED)
+            .prealloc(true)
+            .thread_name("freap")
+            .unwrap()
+            .on_thread_exit(move || {
+                exits.fetch_add(1, SeqCst);
+            })
+            .build()
+            .unwrap()
+    };
+    for _ in 0..10 {
+        let ran = std::sync::Arc::clone(&ran);
+        pool.schedule(move || {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            ran.fetch_add(1, SeqCst);
+        })
+        .unwrap();
+    }
+    fail_spawns(1000, 9);
+    let holder = std::sync::Arc::new(Mutex::new(Some(pool)));
+    let last = std::sync::Arc::clone(&holder);
+    let pool_ref = holder.lock().unwrap();
+    pool_ref
+        .as_ref()
+        .unwrap()
+        .schedule(move || drop(last.lock().unwrap().take()))
+        .unwrap();
+    drop(pool_ref);
+    drop(holder);
+    wait_until("every worker ran its exit hook", || exits.load(SeqCst) == 3);
+    assert_no_thread_left("freap");
+    fail_spawns(0, 1);
+    assert_eq!(ran.load(SeqCst), 10);
 }

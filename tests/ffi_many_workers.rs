@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use workerpool::ffi::*;
 
 mod common;
+use common::in_own_process;
 use common::threads::{own_stack_size, threads_named};
 
 const N: usize = 10_000;
@@ -78,6 +79,9 @@ unsafe extern "C" fn blocked_task(arg: *mut c_void) {
 
 #[test]
 fn ten_thousand_busy_workers_with_64k_stacks() {
+    if !in_own_process("ten_thousand_busy_workers_with_64k_stacks") {
+        return;
+    }
     let threads_before = tasks_in_process();
     assert_eq!(threads_named(PREFIX), 0);
 

@@ -536,3 +536,136 @@ fn any_thread_may_schedule_and_stats_add_up() {
     assert_eq!(ok + refused, 8000);
     free_pool(p);
 }
+
+/// What `ordered_task` records: the order tasks ran in, and how many ran at
+/// once at most.
+#[derive(Default)]
+struct Order {
+    ran: std::sync::Mutex<Vec<usize>>,
+    running: AtomicUsize,
+    most_at_once: AtomicUsize,
+}
+
+/// One task of `serial_queue_runs_tasks_in_order`: `arg` points at its
+/// `(&Order, index)`.
+unsafe extern "C" fn ordered_task(a: *mut std::ffi::c_void) {
+    let (order, index) = unsafe { *(a as *const (&'static Order, usize)) };
+    let now = order.running.fetch_add(1, SeqCst) + 1;
+    order.most_at_once.fetch_max(now, SeqCst);
+    order.ran.lock().unwrap().push(index);
+    order.running.fetch_sub(1, SeqCst);
+}
+
+/// A queue-mode pool of capacity 1 is a serial queue (API.md, "Order"):
+/// tasks run one at a time, in the order they were accepted, whether the
+/// queue is bounded (the producer then blocks) or not, lazy or
+/// preallocated.
+#[test]
+fn serial_queue_runs_tasks_in_order() {
+    const TASKS: usize = 2_000;
+    for (queue, prealloc) in [(usize::MAX, false), (8, false), (1, true)] {
+        let p = new_pool(1, true, prealloc, queue);
+        let order = leak(Order::default());
+        let args: &'static [(&'static Order, usize)] =
+            Box::leak((0..TASKS).map(|i| (order, i)).collect());
+        for a in args {
+            assert_eq!(schedule(p, ordered_task, arg(a)), POOL_OK);
+        }
+        assert_eq!(wait(p), POOL_OK);
+        let ran = order.ran.lock().unwrap().clone();
+        assert_eq!(ran, (0..TASKS).collect::<Vec<_>>(), "queue {queue}");
+        assert_eq!(order.most_at_once.load(SeqCst), 1, "queue {queue}");
+        free_pool(p);
+    }
+}
+
+/// What `nesting_task` shares: the pool, the deepest level reached, and the
+/// status the deepest nested schedule returned.
+struct Nesting {
+    pool: PoolPtr,
+    deepest: AtomicUsize,
+    last_status: std::sync::atomic::AtomicI32,
+}
+
+/// A task that schedules itself on its own full pool (so the new task runs
+/// inline), one level deeper each time; `arg` is `(&Nesting, level)`.
+unsafe extern "C" fn nesting_task(a: *mut std::ffi::c_void) {
+    let (nesting, level) = unsafe { *(a as *const (&'static Nesting, usize)) };
+    nesting.deepest.fetch_max(level, SeqCst);
+    let next: &'static (&'static Nesting, usize) = leak((nesting, level + 1));
+    let status = schedule(nesting.pool.get(), nesting_task, arg(next));
+    if status != POOL_OK {
+        nesting.last_status.store(status as i32, SeqCst);
+    }
+}
+
+/// Inline runs nest at most `WORKERPOOL_MAX_INLINE_DEPTH` deep: a task that
+/// keeps scheduling itself on its own full pool stops there with
+/// `POOL_ERR_DEADLOCK` instead of overflowing its stack (small stacks too).
+#[test]
+fn nested_inline_runs_stop_at_the_depth_bound() {
+    // Hand-off mode, capacity 1: every schedule from the task finds the pool
+    // full (a queue would take the next level instead, and the chain would
+    // never nest). The inline path is the same in every mode.
+    {
+        let queue = 0;
+        let p = unsafe {
+            let o = pool_options_new();
+            assert_eq!(pool_options_set_queue_size(o, queue), POOL_OK);
+            assert_eq!(pool_options_set_stack_size(o, 64 * 1024), POOL_OK);
+            let p = pool_new(1, o);
+            pool_options_free(o);
+            p
+        };
+        let nesting = leak(Nesting {
+            pool: PoolPtr::new(p),
+            deepest: AtomicUsize::new(0),
+            last_status: std::sync::atomic::AtomicI32::new(-1),
+        });
+        assert_eq!(
+            schedule(p, nesting_task, arg(leak((nesting, 0usize)))),
+            POOL_OK
+        );
+        wait_until("the nesting stopped", || {
+            nesting.last_status.load(SeqCst) != -1
+        });
+        assert_eq!(wait(p), POOL_OK);
+        assert_eq!(
+            status_from_i32(nesting.last_status.load(SeqCst)),
+            POOL_ERR_DEADLOCK,
+            "queue {queue}"
+        );
+        // Level 0 ran on the worker; levels 1 to the bound ran inline.
+        assert_eq!(
+            nesting.deepest.load(SeqCst),
+            WORKERPOOL_MAX_INLINE_DEPTH as usize
+        );
+        free_pool(p);
+    }
+}
+
+/// `pool_schedule_timeout(.., 0)` on a full pool returns at once with
+/// `POOL_ERR_TIMEOUT`, counted as rejected, like `pool_try_schedule`.
+#[test]
+fn schedule_timeout_zero_never_waits() {
+    for queue in [0, 2] {
+        let p = new_pool(1, true, false, queue);
+        let g = leak(Gated::new());
+        for _ in 0..=queue {
+            assert_eq!(schedule(p, gated_task, arg(g)), POOL_OK);
+        }
+        wait_until("the worker is busy", || g.started() == 1);
+        let extra = leak(AtomicUsize::new(0));
+        let pool = PoolPtr::new(p);
+        let extra_arg = arg(extra) as usize;
+        let status = run_bounded("a zero timeout", move || {
+            schedule_timeout(pool.get(), counter_task, extra_arg as *mut _, 0)
+        });
+        assert_eq!(status, POOL_ERR_TIMEOUT, "queue {queue}");
+        assert_eq!(stats(p).rejected, 1);
+        g.open();
+        assert_eq!(wait(p), POOL_OK);
+        assert_eq!(extra.load(SeqCst), 0);
+        free_pool(p);
+    }
+}

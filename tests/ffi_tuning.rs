@@ -24,7 +24,7 @@ use workerpool::ffi::*;
 
 mod common;
 use common::threads::*;
-use common::{DEADLINE, Gated, gated_task, run_bounded, wait_until};
+use common::{DEADLINE, Gated, gated_task, in_own_process, run_bounded, wait_until};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -130,6 +130,9 @@ unsafe extern "C" fn work_task(arg: *mut c_void) {
 
 #[test]
 fn idle_workers_expire_and_pool_restarts_them_on_demand() {
+    if !in_own_process("idle_workers_expire_and_pool_restarts_them_on_demand") {
+        return;
+    }
     let opts = options(|o| unsafe {
         assert_eq!(pool_options_set_idle_timeout_ms(o, 20), OK);
         set_name(o, "tuexp");
@@ -187,6 +190,9 @@ fn idle_workers_expire_and_pool_restarts_them_on_demand() {
 
 #[test]
 fn prealloc_workers_expire_too() {
+    if !in_own_process("prealloc_workers_expire_too") {
+        return;
+    }
     let opts = options(|o| unsafe {
         assert_eq!(pool_options_set_prealloc(o, true), OK);
         assert_eq!(pool_options_set_idle_timeout_ms(o, 20), OK);
@@ -213,6 +219,9 @@ fn prealloc_workers_expire_too() {
 
 #[test]
 fn prealloc_workers_exist_before_pool_new_returns_without_timeout() {
+    if !in_own_process("prealloc_workers_exist_before_pool_new_returns_without_timeout") {
+        return;
+    }
     // Control for the test above: without an idle timeout a preallocated
     // pool keeps all its workers.
     let opts = options(|o| unsafe {
@@ -232,6 +241,9 @@ fn prealloc_workers_exist_before_pool_new_returns_without_timeout() {
 /// the timeout, exact counts every round.
 #[test]
 fn task_given_to_expiring_worker_still_runs() {
+    if !in_own_process("task_given_to_expiring_worker_still_runs") {
+        return;
+    }
     let opts = options(|o| unsafe {
         assert_eq!(pool_options_set_idle_timeout_ms(o, 1), OK);
         set_name(o, "tuxst");
@@ -284,6 +296,9 @@ fn task_given_to_expiring_worker_still_runs() {
 /// calls too: every OK is exactly one run.
 #[test]
 fn expiry_race_with_concurrent_schedulers_exact_counts() {
+    if !in_own_process("expiry_race_with_concurrent_schedulers_exact_counts") {
+        return;
+    }
     let opts = options(|o| unsafe {
         assert_eq!(pool_options_set_idle_timeout_ms(o, 1), OK);
         assert_eq!(pool_options_set_block(o, false), OK);
@@ -370,6 +385,9 @@ fn idle_timeout_zero_means_never_expire() {
 
 #[test]
 fn growing_lets_a_blocked_scheduler_in_at_once() {
+    if !in_own_process("growing_lets_a_blocked_scheduler_in_at_once") {
+        return;
+    }
     let opts = options(|o| set_name(o, "tugrw"));
     let pool = PoolPtr(new_pool(1, opts));
     let g = leak(Gated::default());
@@ -418,6 +436,9 @@ fn growing_lets_a_blocked_scheduler_in_at_once() {
 
 #[test]
 fn growing_wakes_every_blocked_scheduler() {
+    if !in_own_process("growing_wakes_every_blocked_scheduler") {
+        return;
+    }
     let opts = options(|o| set_name(o, "tugr3"));
     let pool = PoolPtr(new_pool(1, opts));
     let g = leak(Gated::default());
@@ -459,6 +480,9 @@ fn growing_wakes_every_blocked_scheduler() {
 
 #[test]
 fn shrinking_retires_idle_workers_at_once() {
+    if !in_own_process("shrinking_retires_idle_workers_at_once") {
+        return;
+    }
     let opts = options(|o| unsafe {
         assert_eq!(pool_options_set_prealloc(o, true), OK);
         set_name(o, "tushi");
@@ -496,6 +520,9 @@ fn shrinking_retires_idle_workers_at_once() {
 /// worker, `mailbox.rs`) and with a queue (sleepers, `sleep.rs`).
 #[test]
 fn shrinking_after_a_batch_retires_the_idle_workers_at_once() {
+    if !in_own_process("shrinking_after_a_batch_retires_the_idle_workers_at_once") {
+        return;
+    }
     for round in 0..40 {
         let queue = if round % 2 == 0 { 0 } else { usize::MAX };
         let pool = new_pool(
@@ -533,6 +560,9 @@ unsafe extern "C" fn start_hook_takes_lock(_: *mut c_void) {
 /// would be). They leave once the hook returns.
 #[test]
 fn shrinking_does_not_wait_for_workers_in_their_start_hook() {
+    if !in_own_process("shrinking_does_not_wait_for_workers_in_their_start_hook") {
+        return;
+    }
     let held = START_HOOK_LOCK.lock().unwrap();
     let opts = options(|o| unsafe {
         assert_eq!(pool_options_set_prealloc(o, true), OK);
@@ -564,6 +594,9 @@ fn shrinking_does_not_wait_for_workers_in_their_start_hook() {
 
 #[test]
 fn shrinking_retires_busy_workers_after_their_task() {
+    if !in_own_process("shrinking_retires_busy_workers_after_their_task") {
+        return;
+    }
     let opts = options(|o| set_name(o, "tushb"));
     let pool = new_pool(8, opts);
     let g = leak(Gated::default());
@@ -694,6 +727,9 @@ fn set_capacity_clamps_and_rejects_null() {
 /// thread gone after pool_free.
 #[test]
 fn no_task_lost_and_no_thread_leaked_while_resizing() {
+    if !in_own_process("no_task_lost_and_no_thread_leaked_while_resizing") {
+        return;
+    }
     let prefix = "turez";
     assert_eq!(threads_named(prefix), 0);
     let hooks = leak(HookLog::default());
@@ -908,6 +944,9 @@ fn os_refuses_huge_stack() -> bool {
 
 #[test]
 fn stack_size_refused_by_os_gives_spawn_error_lazy() {
+    if !in_own_process("stack_size_refused_by_os_gives_spawn_error_lazy") {
+        return;
+    }
     if !os_refuses_huge_stack() {
         eprintln!("SKIPPED: this OS accepts a {HUGE_STACK}-byte thread stack");
         return;
@@ -941,6 +980,9 @@ fn stack_size_refused_by_os_gives_spawn_error_lazy() {
 
 #[test]
 fn stack_size_refused_by_os_gives_null_eagain_prealloc() {
+    if !in_own_process("stack_size_refused_by_os_gives_null_eagain_prealloc") {
+        return;
+    }
     if !os_refuses_huge_stack() {
         eprintln!("SKIPPED: this OS accepts a {HUGE_STACK}-byte thread stack");
         return;
@@ -1025,6 +1067,9 @@ fn probe_names(opts: *mut pool_options_t, n: usize) -> (BTreeSet<String>, Vec<St
 
 #[test]
 fn threads_are_named_prefix_dash_n() {
+    if !in_own_process("threads_are_named_prefix_dash_n") {
+        return;
+    }
     let opts = options(|o| set_name(o, "tuname"));
     let (from_proc, seen) = probe_names(opts, 4);
     let seen: BTreeSet<String> = seen.into_iter().collect();
@@ -1046,6 +1091,9 @@ fn threads_are_named_prefix_dash_n() {
 /// all, with no wait.
 #[test]
 fn prealloc_threads_are_named_when_pool_new_returns() {
+    if !in_own_process("prealloc_threads_are_named_when_pool_new_returns") {
+        return;
+    }
     for round in 0..20 {
         let opts = options(|o| {
             set_name(o, "tuready");
@@ -1060,6 +1108,9 @@ fn prealloc_threads_are_named_when_pool_new_returns() {
 
 #[test]
 fn numbering_restarts_for_each_pool() {
+    if !in_own_process("numbering_restarts_for_each_pool") {
+        return;
+    }
     for _ in 0..2 {
         let opts = options(|o| set_name(o, "tunum"));
         let (_, seen) = probe_names(opts, 2);
@@ -1071,6 +1122,9 @@ fn numbering_restarts_for_each_pool() {
 
 #[test]
 fn long_prefix_is_cut_not_refused() {
+    if !in_own_process("long_prefix_is_cut_not_refused") {
+        return;
+    }
     let long = "tulongprefixthatgoesonandon"; // 27 bytes
     let opts = options(|o| set_name(o, long));
     let (_, seen) = probe_names(opts, 1);
@@ -1088,6 +1142,9 @@ fn long_prefix_is_cut_not_refused() {
 
 #[test]
 fn thread_name_null_or_empty_is_invalid_and_default_is_workerpool() {
+    if !in_own_process("thread_name_null_or_empty_is_invalid_and_default_is_workerpool") {
+        return;
+    }
     let opts = pool_options_new();
     unsafe {
         assert_eq!(
@@ -1119,6 +1176,9 @@ fn thread_name_null_or_empty_is_invalid_and_default_is_workerpool() {
 
 #[test]
 fn thread_name_is_copied() {
+    if !in_own_process("thread_name_is_copied") {
+        return;
+    }
     let opts = pool_options_new();
     let mut buf = *b"tucopy\0";
     unsafe {
@@ -1320,6 +1380,9 @@ fn hooks_run_on_preallocated_workers() {
 
 #[test]
 fn hooks_cover_expired_and_retired_threads() {
+    if !in_own_process("hooks_cover_expired_and_retired_threads") {
+        return;
+    }
     let log = leak(HookLog::default());
     let opts = hooked_options(log, "tuhk3");
     unsafe { assert_eq!(pool_options_set_idle_timeout_ms(opts, 10), OK) };
@@ -1487,4 +1550,35 @@ fn hooks_can_be_cleared_and_options_reused() {
     assert_eq!(log.tasks_run.load(SeqCst), 5);
     assert!(log.started() >= 1);
     log.check_balanced("reused options");
+}
+
+/// A preallocated pool that grows starts the new workers before
+/// `pool_set_capacity` returns, each already running under its name (as
+/// `pool_new` does), in every mode (zstd's `POOL_resize` expects this).
+#[test]
+fn growing_a_prealloc_pool_starts_the_new_workers() {
+    if !in_own_process("growing_a_prealloc_pool_starts_the_new_workers") {
+        return;
+    }
+    for queue in [0, 4, usize::MAX] {
+        let pool = new_pool(
+            2,
+            options(|o| unsafe {
+                assert_eq!(pool_options_set_prealloc(o, true), OK);
+                assert_eq!(pool_options_set_queue_size(o, queue), OK);
+                set_name(o, "tugrp");
+            }),
+        );
+        assert_eq!(stats(pool).workers, 2);
+        assert_eq!(unsafe { pool_set_capacity(pool, 6) }, OK);
+        assert_eq!(stats(pool).workers, 6, "queue {queue}");
+        assert_eq!(threads_named("tugrp"), 6, "queue {queue}");
+        // A lazy pool's grow starts nothing.
+        free_pool(pool);
+        wait_until("no thread left", || threads_named("tugrp") == 0);
+    }
+    let lazy = new_pool(2, options(|o| set_name(o, "tugrl")));
+    assert_eq!(unsafe { pool_set_capacity(lazy, 6) }, OK);
+    assert_eq!(stats(lazy).workers, 0);
+    free_pool(lazy);
 }

@@ -101,6 +101,7 @@ int main(void) {
     st = pool_try_schedule(pool, fn, NULL);
     st = pool_schedule_timeout(pool, fn, NULL, 10);
     st = pool_wait(pool);
+    st = pool_wait_timeout(pool, UINT64_MAX);
     st = pool_set_capacity(pool, 8);
     pool_stats stats;
     pool_get_stats(pool, &stats);

@@ -11,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::in_own_process;
 use common::threads::*;
 
 use workerpool::{Builder, Error, MAX_CAPACITY, MAX_STACK_SIZE, Pool, Stats, UNBOUNDED};
@@ -417,6 +418,9 @@ fn stack_size_refused_by_os() {
 
 #[test]
 fn thread_name_option() {
+    if !in_own_process("thread_name_option") {
+        return;
+    }
     let pool = Builder::new()
         .capacity(3)
         .thread_name("rsname")
@@ -693,6 +697,9 @@ fn nested_schedule_on_a_full_pool_runs_inline() {
 
 #[test]
 fn set_capacity_grows_shrinks_and_clamps() {
+    if !in_own_process("set_capacity_grows_shrinks_and_clamps") {
+        return;
+    }
     let pool = Arc::new(
         Builder::new()
             .capacity(1)
@@ -750,6 +757,9 @@ fn set_capacity_grows_shrinks_and_clamps() {
 
 #[test]
 fn drop_runs_every_accepted_task_and_joins_workers() {
+    if !in_own_process("drop_runs_every_accepted_task_and_joins_workers") {
+        return;
+    }
     let tids = Arc::new(Tids::default());
     let pool = hooked_builder(&tids)
         .capacity(3)

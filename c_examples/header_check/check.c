@@ -63,6 +63,7 @@ struct api_table {
     pool_status (*try_schedule)(pool_t *, pool_task_fn, void *);
     pool_status (*schedule_timeout)(pool_t *, pool_task_fn, void *, uint64_t);
     pool_status (*wait)(pool_t *);
+    pool_status (*wait_timeout)(pool_t *, uint64_t);
     pool_status (*set_capacity)(pool_t *, int);
     void (*get_stats)(const pool_t *, pool_stats *);
     pool_status (*free_)(pool_t *);
@@ -88,6 +89,7 @@ const struct api_table workerpool_check_c = {
     pool_try_schedule,
     pool_schedule_timeout,
     pool_wait,
+    pool_wait_timeout,
     pool_set_capacity,
     pool_get_stats,
     pool_free,

@@ -4,10 +4,11 @@ use std::ffi::{c_int, c_void};
 use std::time::Duration;
 
 use super::{pool_options_t, pool_status};
+use crate::admission::WhenFull;
 use crate::gate::Pass;
 use crate::job::{CTaskFn, Job, UserData};
 use crate::pool::timeout_policy;
-use crate::shared::WhenFull;
+use crate::shared::Shared;
 use crate::{Builder, Error, Pool, clamp_capacity};
 
 /// The struct behind `pool_t`. The header declares only the tag
@@ -16,6 +17,13 @@ use crate::{Builder, Error, Pool, clamp_capacity};
 pub struct pool {
     core: Pool,
 }
+
+/// How deep inline runs nest on one thread: a blocking `pool_schedule` from
+/// a task of its own full pool runs the new task inline, at most this many
+/// levels deep; deeper, it returns `POOL_ERR_DEADLOCK`.
+pub const WORKERPOOL_MAX_INLINE_DEPTH: u32 = 64;
+
+const _: () = assert!(WORKERPOOL_MAX_INLINE_DEPTH == crate::MAX_INLINE_DEPTH);
 
 /// Opaque pool handle. Create with `pool_new`, free with `pool_free`. Every
 /// function taking a `pool_t *` is thread-safe (any thread, tasks included)
@@ -133,13 +141,24 @@ unsafe fn schedule_with(
     };
     let func: CTaskFn = func;
     let job = Job::extern_c(func, UserData(arg));
-    // SAFETY: the caller's contract: the handle is live until
-    // `pool_free` returns. No gate pass here: `Pool::submit` protects
-    // itself (a counted task on its fast path, a pass otherwise).
-    let Some(pool) = (unsafe { pool.as_ref() }) else {
+    if pool.is_null() {
         return pool_status::POOL_ERR_INVALID;
+    }
+    // The handle is borrowed only to read the policy and the pool's
+    // address; the schedule itself works on that address: `pool_free` may
+    // free the handle as soon as the task is handed over
+    // (`admission.rs`). No gate pass here: `Shared::submit` protects itself
+    // (a counted task on its fast path, a pass otherwise).
+    let (shared, when_full): (*const Shared, WhenFull) = {
+        // SAFETY: the caller's contract: the handle is live until
+        // `pool_free` returns, which cannot happen before this schedule
+        // counted its task.
+        let core = unsafe { &(*pool).core };
+        (core.shared_ptr(), when_full(core))
     };
-    pool.core.submit(job, when_full(&pool.core)).into()
+    // SAFETY: live until the hand-over, as `Shared::submit` requires: the
+    // handle's `Pool` owns a reference to it until `pool_free`.
+    unsafe { Shared::submit(shared, job, when_full) }.into()
 }
 
 /// Schedules `task(arg)` to run once on a worker.
@@ -150,7 +169,15 @@ unsafe fn schedule_with(
 /// `POOL_ERR_NO_IDLE_WORKER`. Called from a task of this same pool when it
 /// would have to wait, it never waits: `task(arg)` runs inline on the
 /// calling worker and the call returns `POOL_OK` (counted as submitted and
-/// completed), so nested schedules cannot deadlock the pool.
+/// completed), so nested schedules cannot deadlock the pool. Such inline
+/// runs nest at most `WORKERPOOL_MAX_INLINE_DEPTH` (64) deep on one thread:
+/// past that the call returns `POOL_ERR_DEADLOCK` and `task` does not run,
+/// rather than overflow the worker's stack.
+///
+/// Order: in a queue mode (`queue_size` > 0) tasks start in the order they
+/// were accepted, so a pool of capacity 1 is a serial queue: each task
+/// starts after the previous one finished. (Hand-off mode has no queue:
+/// each task goes to an idle worker at once.)
 ///
 /// Ownership: `arg` stays the caller's; the pool only passes it to `task`.
 /// Thread-safe: any thread may call it, tasks included.
@@ -159,7 +186,9 @@ unsafe fn schedule_with(
 /// `POOL_ERR_NO_IDLE_WORKER` (non-blocking pool full), `POOL_ERR_FREED`
 /// (`pool_free` began, also for a caller that was waiting),
 /// `POOL_ERR_SPAWN` (the OS refused a thread and no worker can take it),
-/// `POOL_ERR_INVALID` (`pool` or `task` NULL).
+/// `POOL_ERR_DEADLOCK` (a task of this full pool, already nested
+/// `WORKERPOOL_MAX_INLINE_DEPTH` inline runs deep), `POOL_ERR_INVALID`
+/// (`pool` or `task` NULL).
 ///
 /// # Safety
 /// `pool` is NULL or a live handle; `task(arg)` must be safe to call on
@@ -196,7 +225,8 @@ pub unsafe extern "C" fn pool_try_schedule(
 /// Like `pool_schedule` but waits at most `timeout_ms` milliseconds for room,
 /// whatever the pool's block option and from any thread (a task of this
 /// pool waits too). A timeout too large to represent waits for ever; 0
-/// behaves like `pool_try_schedule` but reports `POOL_ERR_TIMEOUT`.
+/// behaves like `pool_try_schedule` (as cheap: it never waits) but reports
+/// `POOL_ERR_TIMEOUT`.
 ///
 /// Ownership: `arg` stays the caller's; the pool only passes it to `task`.
 /// Thread-safe: any thread may call it, tasks included.
@@ -219,9 +249,10 @@ pub unsafe extern "C" fn pool_schedule_timeout(
     unsafe { schedule_with(pool, task, arg, |_| when_full) }
 }
 
-/// Blocks until every task accepted before the call has finished: it
-/// returns once no accepted task is queued or running, so under a steady
-/// stream of new tasks from other threads it may also wait for those. The
+/// Blocks until every task accepted before the call has finished (a
+/// schedule that returned `POOL_OK` before `pool_wait` was called). The
+/// wait is exact: tasks that other threads schedule meanwhile never extend
+/// it, and every thread waiting when those tasks are done returns. The
 /// pool stays usable. Thread-safe.
 ///
 /// Returns `POOL_OK`, `POOL_ERR_DEADLOCK` (called from one of this pool's
@@ -238,6 +269,26 @@ pub unsafe extern "C" fn pool_wait(pool: *mut pool_t) -> pool_status {
     unsafe { with_pool(pool, |core| core.wait().into()) }
 }
 
+/// As `pool_wait`, waiting at most `timeout_ms` milliseconds: 0 polls (no
+/// wait at all), `UINT64_MAX` (or any timeout too large to represent)
+/// waits for ever. Exact in the same way: tasks scheduled during the wait
+/// never extend it. Thread-safe.
+///
+/// Returns `POOL_OK` (every task accepted before the call has finished),
+/// `POOL_ERR_TIMEOUT` (some have not, at the deadline), `POOL_ERR_DEADLOCK`
+/// (called from one of this pool's workers), `POOL_ERR_FREED`
+/// (`pool_free` began, before the call or while it waited),
+/// `POOL_ERR_INVALID` (`pool` NULL).
+///
+/// # Safety
+/// `pool` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_wait_timeout(pool: *mut pool_t, timeout_ms: u64) -> pool_status {
+    let timeout = Duration::from_millis(timeout_ms);
+    // SAFETY: forwarded from the caller.
+    unsafe { with_pool(pool, |core| core.wait_timeout(timeout).into()) }
+}
+
 /// Changes the capacity, clamped like `pool_new` (`<= 0` gives 100, above
 /// 10000 gives 10000). Growing lets waiting schedulers in at once;
 /// shrinking retires idle workers at once and busy ones after their current
@@ -249,8 +300,14 @@ pub unsafe extern "C" fn pool_wait(pool: *mut pool_t) -> pool_status {
 /// task, and a worker still inside its `on_start` hook (which may be
 /// waiting for the caller) leaves when the hook returns.
 ///
-/// Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` began),
-/// `POOL_ERR_INVALID` (`pool` NULL).
+/// A `prealloc` pool that grows starts the new workers before returning,
+/// each running under its name (their `on_start` hooks may still run), as
+/// `pool_new` does.
+///
+/// Returns `POOL_OK`, `POOL_ERR_SPAWN` (a `prealloc` pool grew and the OS
+/// refused a thread: the capacity is changed, the workers already started
+/// are kept, and the rest start on demand), `POOL_ERR_FREED` (`pool_free`
+/// began), `POOL_ERR_INVALID` (`pool` NULL).
 ///
 /// # Safety
 /// `pool` is NULL or a live handle.

@@ -26,11 +26,11 @@ fn loom_producers_race_for_the_last_slot() {
                 loom::thread::spawn(move || queue.push(value))
             })
             .collect();
-        let mut got: Vec<usize> = (0..3).filter_map(|_| queue.pop()).collect();
+        let mut got: Vec<usize> = (0..3).filter_map(|_| queue.pop(None)).collect();
         for producer in producers {
             producer.join().unwrap();
         }
-        got.extend(std::iter::from_fn(|| queue.pop()));
+        got.extend(std::iter::from_fn(|| queue.pop(None)));
         assert_eq!(&got[..2], [0, 1]);
         got.sort_unstable();
         assert_eq!(got, [0, 1, 10, 20]);
@@ -53,7 +53,7 @@ fn loom_block_is_recycled_while_a_producer_reuses_it() {
                 let queue = Arc::clone(&queue);
                 loom::thread::spawn(move || {
                     (0..pops)
-                        .map(|_| queue.pop().expect("the first block is full"))
+                        .map(|_| queue.pop(None).expect("the first block is full"))
                         .collect::<Vec<_>>()
                 })
             })
@@ -67,7 +67,7 @@ fn loom_block_is_recycled_while_a_producer_reuses_it() {
             .collect();
         first.sort_unstable();
         assert_eq!(first, [0, 1, 2]);
-        let rest: Vec<usize> = std::iter::from_fn(|| queue.pop()).collect();
+        let rest: Vec<usize> = std::iter::from_fn(|| queue.pop(None)).collect();
         assert_eq!(rest, [3, 4, 5, 6]);
     });
 }
@@ -89,7 +89,7 @@ fn loom_consumer_reads_values_as_they_are_published() {
         };
         let mut got = Vec::new();
         while got.len() < 4 {
-            match queue.pop() {
+            match queue.pop(None) {
                 Some(value) => got.push(value),
                 None => loom::thread::yield_now(),
             }

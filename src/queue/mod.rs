@@ -44,6 +44,7 @@ use std::ptr;
 
 use crossbeam_utils::CachePadded;
 
+use crate::mailbox::NO_MARK;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering, Spin};
 use block::{Block, Reserve, SLOTS};
 
@@ -155,7 +156,13 @@ impl<T> Queue<T> {
     }
 
     /// Takes the oldest value, or `None` if the queue is (or looks) empty.
-    pub(crate) fn pop(&self) -> Option<T> {
+    ///
+    /// With `mark`, the consumer's mark (`seats.rs`): before each attempt
+    /// to claim a slot it is set to the slot's number (the value's place
+    /// in the order of pushes), and on `None` to `NO_MARK`. The store comes
+    /// before the claim (whose release publishes it), so a thread that
+    /// sees the head past a slot also sees its consumer's mark (`wait.rs`).
+    pub(crate) fn pop(&self, mark: Option<&AtomicU64>) -> Option<T> {
         let spin = Spin::new();
         let mut head = self.head.position.load(Ordering::Acquire);
         loop {
@@ -169,11 +176,17 @@ impl<T> Queue<T> {
             if head & MORE == 0 {
                 let tail = self.tail.position.load(Ordering::Acquire);
                 if tail / STEP == head / STEP {
+                    if let Some(mark) = mark {
+                        mark.store(NO_MARK, Ordering::Release);
+                    }
                     return None;
                 }
                 if lap(tail) != lap(head) {
                     claimed |= MORE;
                 }
+            }
+            if let Some(mark) = mark {
+                mark.store(slots_before(head), Ordering::Relaxed);
             }
             let block = self.head.block.load(Ordering::Acquire);
             match self.head.position.compare_exchange_weak(
@@ -221,6 +234,16 @@ impl<T> Queue<T> {
         self.head.position.store(position, Ordering::Release);
     }
 
+    /// Values pushed so far (slots claimed by producers).
+    pub(crate) fn pushed(&self) -> u64 {
+        slots_before(self.tail.position.load(Ordering::Acquire))
+    }
+
+    /// Values taken so far (slots claimed by consumers).
+    pub(crate) fn popped(&self) -> u64 {
+        slots_before(self.head.position.load(Ordering::Acquire))
+    }
+
     /// Values in the queue, approximately while it changes.
     pub(crate) fn len(&self) -> usize {
         let head = self.head.position.load(Ordering::Acquire);
@@ -231,7 +254,7 @@ impl<T> Queue<T> {
 
 impl<T> Drop for Queue<T> {
     fn drop(&mut self) {
-        while self.pop().is_some() {}
+        while self.pop(None).is_some() {}
         // Empty: head and tail share the last block, which links nothing.
         let last = self.head.block.load(Ordering::Relaxed);
         debug_assert!(ptr::eq(last, self.tail.block.load(Ordering::Relaxed)));

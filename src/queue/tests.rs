@@ -14,9 +14,9 @@ fn fifo_across_blocks() {
         assert_eq!(queue.len(), i + 1);
     }
     for i in 0..n {
-        assert_eq!(queue.pop(), Some(i));
+        assert_eq!(queue.pop(None), Some(i));
     }
-    assert_eq!(queue.pop(), None);
+    assert_eq!(queue.pop(None), None);
     assert_eq!(queue.len(), 0);
 }
 
@@ -28,7 +28,7 @@ fn emptied_blocks_are_reused() {
     // block it is in and the one it moves to.
     for i in 0..SLOTS * 100 {
         queue.push(i);
-        assert_eq!(queue.pop(), Some(i));
+        assert_eq!(queue.pop(None), Some(i));
         blocks.insert(queue.tail.block.load(Ordering::Relaxed) as usize);
     }
     assert!(blocks.len() <= 2, "{} distinct blocks", blocks.len());
@@ -42,7 +42,7 @@ fn drop_drops_the_values_left() {
         queue.push(Arc::clone(&alive));
     }
     for _ in 0..SLOTS + 2 {
-        drop(queue.pop());
+        drop(queue.pop(None));
     }
     drop(queue);
     assert_eq!(Arc::strong_count(&alive), 1);
@@ -71,7 +71,7 @@ fn concurrent_values_arrive_once_in_producer_order() {
                 s.spawn(|| {
                     let mut got = Vec::new();
                     while taken.load(Ordering::Relaxed) < PRODUCERS * PER_PRODUCER {
-                        if let Some(value) = queue.pop() {
+                        if let Some(value) = queue.pop(None) {
                             taken.fetch_add(1, Ordering::Relaxed);
                             got.push(value);
                         } else {
@@ -95,5 +95,5 @@ fn concurrent_values_arrive_once_in_producer_order() {
         }
     }
     assert!(seen.iter().flatten().all(|&s| s), "a value was lost");
-    assert_eq!(queue.pop(), None);
+    assert_eq!(queue.pop(None), None);
 }

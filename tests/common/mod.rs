@@ -352,3 +352,32 @@ pub fn child_dies_of(name: &str, var: &str, value: &str, signal: i32) -> String 
     );
     stderr
 }
+
+const OWN_PROCESS: &str = "WORKERPOOL_TEST_OWN_PROCESS";
+
+/// Whether the calling test, named `name`, should run its body here: a test
+/// that reads process-wide state (`/proc/self/task`, thread counts) must not
+/// run beside tests that start and end threads (a directory listing of
+/// `/proc/self/task` can miss entries while threads come and go). Called
+/// first in such a test: in the test harness's process it runs the test
+/// binary again with only this test, in a process of its own, asserts that
+/// it passed there, and returns false (the caller returns); in that child
+/// it returns true.
+pub fn in_own_process(name: &str) -> bool {
+    if std::env::var(OWN_PROCESS).as_deref() == Ok(name) {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(OWN_PROCESS, name)
+        .output()
+        .expect("run the test in a process of its own");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name}, in a process of its own, failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    false
+}
