@@ -60,6 +60,16 @@ impl WhenFull {
     }
 }
 
+/// What hand-off admission does when it finds no idle line and no room
+/// to start a worker while an idle line is in transit (`mailbox.rs`).
+#[derive(Clone, Copy)]
+enum InTransit {
+    /// Waits for the transit to end, then decides again.
+    Wait,
+    /// Calls the pool full (the caller sleeps until woken).
+    Full,
+}
+
 /// The result of one admission attempt.
 pub(crate) enum Admission<'a> {
     /// Counted as pending; goes into the queue.
@@ -210,23 +220,24 @@ impl Shared {
     }
 
     /// One admission decision of the pool's delivery, under a gate pass.
-    /// A decision that may start a worker counts it as starting first
-    /// (`sleep.rs`), and gives that back if it did not.
+    /// A decision to start a worker counts it as starting (`sleep.rs`)
+    /// right after the decision: counting every decision that might start
+    /// one beforehand made `starting` high whenever schedulers crowd a pool
+    /// below capacity, and idle workers then looked again instead of
+    /// sleeping or expiring. In the few instructions between, the new
+    /// worker counts as ready; it is live and looks for tasks once started,
+    /// so nothing is stranded.
     pub(crate) fn admit(&self) -> (Admission<'_>, Counts) {
-        let may_spawn = self.counts.load().live() < self.cap();
-        if may_spawn {
-            self.starting
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
+        self.admit_with(InTransit::Wait)
+    }
+
+    /// `admit`, saying what to do while an idle line is in transit.
+    fn admit_with(&self, in_transit: InTransit) -> (Admission<'_>, Counts) {
         let decided = match &self.delivery {
             Delivery::Queue { .. } => self.admit_queued(),
-            Delivery::HandOff => self.admit_hand_off(),
+            Delivery::HandOff => self.admit_hand_off(in_transit),
         };
-        if may_spawn && !matches!(decided.0, Admission::Spawn) {
-            self.starting
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        } else if !may_spawn && matches!(decided.0, Admission::Spawn) {
-            // The capacity grew since the first look: count it now.
+        if matches!(decided.0, Admission::Spawn) {
             self.starting
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
@@ -266,8 +277,9 @@ impl Shared {
     /// after the claim: its worker cannot finish the task (and count it
     /// done) before `deliver`, so `pending` never falls below the truth.
     /// While an idle line is in transit (`mailbox.rs`) the pool is not
-    /// called full: the decision waits for the transit and is made again.
-    fn admit_hand_off(&self) -> (Admission<'_>, Counts) {
+    /// called full: with `InTransit::Wait` the decision waits for the
+    /// transit (a few instructions of the worker's) and is made again.
+    fn admit_hand_off(&self, in_transit: InTransit) -> (Admission<'_>, Counts) {
         let spin = Spin::new();
         loop {
             let c = self.counts.load();
@@ -296,12 +308,11 @@ impl Shared {
                 Ok((before, ())) => return (Admission::Spawn, before.with_task().with_worker()),
                 Err(c) if c.closing() => return (Admission::Closed, c),
                 Err(c) => {
-                    if self
+                    let moving = self
                         .seats
                         .in_transit()
-                        .load(std::sync::atomic::Ordering::SeqCst)
-                        == 0
-                    {
+                        .load(std::sync::atomic::Ordering::SeqCst);
+                    if moving == 0 || matches!(in_transit, InTransit::Full) {
                         return (Admission::Full, c);
                     }
                     spin.wait();
@@ -321,7 +332,11 @@ impl Shared {
                 decided => return decided,
             }
         }
-        let poll = || match self.admit() {
+        // Under the waiters' lock: never wait there for a transit, whose
+        // worker may need that lock first (`Waiters::task_gone`) to get
+        // back to its line. The transit's end wakes this sleeper
+        // (`Waiters::room_made`).
+        let poll = || match self.admit_with(InTransit::Full) {
             (Admission::Full, _) => None,
             decided => Some(decided),
         };

@@ -45,8 +45,8 @@ impl Shared {
         }
     }
 
-    /// A worker thread began to run: it is named, and has not run
-    /// `on_start` yet.
+    /// A worker thread runs under its name: about to run its `on_start`
+    /// hook, or (without one) ready for tasks.
     pub(crate) fn worker_started(&self) {
         let mut starts = self.started.lock().unwrap_or_else(|p| p.into_inner());
         starts.count += 1;
@@ -93,6 +93,10 @@ impl Shared {
         // its hook (in hand-off mode its line was not claimable), and a
         // shrink may be waiting to see it idle.
         self.waiters.room_made();
+        if self.config.on_start.is_none() {
+            // Without a hook, a build waits until now (`worker::run`).
+            self.worker_started();
+        }
     }
 
     /// The worker's next task from the delivery, or `None` when it must
@@ -236,16 +240,22 @@ impl Shared {
         Ok(true)
     }
 
-    /// Starts workers until the pool has `capacity` (preallocation), and
-    /// returns once each runs under its name.
-    pub(crate) fn start_up_to_capacity(&self) -> Result<(), Error> {
-        let result = loop {
+    /// Starts up to `most` workers, stopping once the pool has its capacity
+    /// (preallocation: `most` is the capacity, or what a grow added), and
+    /// returns once each runs under its name. At most `most`: with a short
+    /// idle timeout, workers may expire as fast as they are started.
+    pub(crate) fn start_up_to_capacity(&self, most: usize) -> Result<(), Error> {
+        let mut result = Ok(());
+        for _ in 0..most {
             match self.start_extra_worker() {
                 Ok(true) => {}
-                Ok(false) => break Ok(()),
-                Err(error) => break Err(error),
+                Ok(false) => break,
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
             }
-        };
+        }
         // A started thread names itself when it first runs: until then a
         // caller listing its threads (/proc, gdb) would not find them all.
         let spawned = self.started_threads();
@@ -266,7 +276,7 @@ impl Shared {
         if capacity > old {
             self.waiters.wake_all();
             if self.config.prealloc {
-                return self.start_up_to_capacity();
+                return self.start_up_to_capacity(capacity - old);
             }
         } else if capacity < old {
             // Busy workers retire after their task (`task_done` sees the

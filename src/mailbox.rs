@@ -23,10 +23,9 @@
 //! ```
 //!
 //! Who moves a line where: the thread starting a worker gives it its first
-//! state (FULL with the job it was started for, or VACANT), and opens it
-//! once the thread exists if the pool has no `on_start` hook; otherwise the
-//! worker opens it once its hook returned, so that no task waits behind a
-//! hook while another worker is idle. A scheduler moves OPEN|PARKED → CLAIMED →
+//! state (FULL with the job it was started for, or VACANT); the worker opens
+//! a VACANT line once its `on_start` hook returned (at once without one), so
+//! that no task waits behind a hook while another worker is idle. A scheduler moves OPEN|PARKED → CLAIMED →
 //! FULL (and a shrink OPEN|PARKED → RETIRE); its worker everything else.
 //! Every move out of OPEN or PARKED is a compare-exchange, so a claim, a
 //! retire request, and the worker parking or leaving are ordered by the

@@ -69,7 +69,7 @@ impl Pool {
         };
         if prealloc {
             // On failure, dropping `pool` joins the workers already started.
-            pool.shared.start_up_to_capacity()?;
+            pool.shared.start_up_to_capacity(capacity)?;
         }
         Ok(pool)
     }

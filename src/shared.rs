@@ -206,10 +206,6 @@ impl Shared {
         self.starting.load(Ordering::SeqCst) as u64
     }
 
-    pub(crate) fn is_hand_off(&self) -> bool {
-        matches!(self.delivery, Delivery::HandOff)
-    }
-
     pub(crate) fn is_closing(&self) -> bool {
         self.counts.load().closing()
     }

@@ -47,14 +47,6 @@ pub(crate) fn spawn(shared: &Shared, first: Option<Job>) -> Result<(), Option<Jo
             run(worker_shared, number, seat)
         }) {
             Ok(thread) => {
-                // Without an `on_start` hook nothing can hold the worker
-                // before its first task: its line is claimable now that the
-                // thread exists (a schedule right after a preallocating
-                // `pool_new` needs no wait). With one, the worker opens it
-                // once the hook returned (`mailbox.rs`).
-                if shared.config.on_start.is_none() && shared.is_hand_off() {
-                    shared.seats.line(seat).open_after_start();
-                }
                 shared.register(thread);
                 Ok(())
             }
@@ -75,11 +67,16 @@ fn run_hook(shared: &Shared, hook: &crate::builder::Hook) {
 /// counts could lose tasks or hang `pool_free`) reaches `thread_main`, an
 /// `extern "C"` function, where the process aborts (`thread.rs`).
 #[cfg_attr(loom, allow(dead_code))]
+///
+/// A preallocating build waits for `worker_started`: with an `on_start`
+/// hook, when the hook begins (it may wait for the building thread); else
+/// once the worker takes tasks (its line open), so that a schedule right
+/// after `pool_new` finds it idle.
 fn run(shared: Arc<Shared>, number: usize, seat: usize) {
-    shared.worker_started();
     current::enter(&shared);
     let me = live(&shared, number, seat, || {
         if let Some(on_start) = &shared.config.on_start {
+            shared.worker_started();
             shared.counting_start_hook(|| run_hook(&shared, on_start));
         }
     });

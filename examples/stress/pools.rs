@@ -526,11 +526,18 @@ pub fn free(ctx: &PoolCtx, race: bool, beat: &Beat) {
     }
     if !raced {
         wait_zero(&ctx.in_call, beat, check::S_FREE_QUIET);
-        beat.enter(check::S_FREE_DRAIN);
-        let st = unsafe { pool_wait(ctx.handle) };
-        beat.done();
-        if st != POOL_OK {
-            violation(format!("pool {}: pool_wait before free: {st:?}", ctx.id));
+        // `pool_wait` is exact: it waits for the tasks accepted before it,
+        // not for the children they schedule meanwhile. A child is accepted
+        // before its parent finishes, so before the next wait begins: one
+        // wait per generation (depth 0 to MAX_DEPTH) covers every task.
+        // (Other pools' tasks schedule here only under a lease, all gone.)
+        for _ in 0..=MAX_DEPTH {
+            beat.enter(check::S_FREE_DRAIN);
+            let st = unsafe { pool_wait(ctx.handle) };
+            beat.done();
+            if st != POOL_OK {
+                violation(format!("pool {}: pool_wait before free: {st:?}", ctx.id));
+            }
         }
         let s = ctx.stats_now();
         let ok = ctx.statuses.get(POOL_OK);
