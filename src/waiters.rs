@@ -148,51 +148,48 @@ impl Waiters {
         Some(self.guard())
     }
 
-    /// A task finished, or a counted one was given back: room for one
-    /// scheduler, and every wait polls again.
-    pub(crate) fn task_gone(&self) {
+    /// Wakes, if any sleep here: one scheduler waiting for room (`room`:
+    /// one slot freed, one scheduler can use it; if that one gives up, by
+    /// timeout or shutdown, it polls once more, so the slot is not lost),
+    /// every wait (`done`), every shrink (`roster`).
+    fn notify(&self, room: bool, done: bool, roster: bool) {
         let Some(guard) = self.sleepers() else {
             return;
         };
-        if guard.room > 0 {
-            // One slot freed: one scheduler can use it. If that one gives up
-            // (timeout, shutdown) it polls once more, so the slot is not lost.
+        if room && guard.room > 0 {
             self.room.notify_one();
         }
-        if guard.done > 0 {
+        if done && guard.done > 0 {
             self.done.notify_all();
         }
+        if roster && guard.roster > 0 {
+            self.roster.notify_all();
+        }
+    }
+
+    /// A task finished, or a counted one was given back: room for one
+    /// scheduler, and every wait polls again.
+    pub(crate) fn task_gone(&self) {
+        self.notify(true, true, false);
     }
 
     /// A worker's seat stopped showing a task it did not get: every wait
     /// polls again.
     pub(crate) fn seat_cleared(&self) {
-        if self.sleepers().is_some_and(|guard| guard.done > 0) {
-            self.done.notify_all();
-        }
+        self.notify(false, true, false);
     }
 
     /// A worker left the counts, or an idle worker asked to retire stayed:
     /// room for one scheduler (a worker can be started, or claimed), and
     /// the shrink polls again.
     pub(crate) fn room_made(&self) {
-        let Some(guard) = self.sleepers() else {
-            return;
-        };
-        if guard.room > 0 {
-            self.room.notify_one();
-        }
-        if guard.roster > 0 {
-            self.roster.notify_all();
-        }
+        self.notify(true, false, true);
     }
 
     /// A worker's `on_start` hook returned, or a worker took a task after a
     /// shrink: the shrink polls again.
     pub(crate) fn roster_changed(&self) {
-        if self.sleepers().is_some_and(|guard| guard.roster > 0) {
-            self.roster.notify_all();
-        }
+        self.notify(false, false, true);
     }
 
     /// Wakes every sleeper: capacity grew, or the pool is closing.

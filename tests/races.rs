@@ -138,7 +138,7 @@ unsafe extern "C" fn hook_of_worker_0_waits(ctx: *mut c_void) {
 #[test]
 fn a_task_never_waits_behind_a_start_hook() {
     let _serial = Serial::lock();
-    for (mode, queue) in [("hand-off", 0), ("bounded", 4), ("unbounded", usize::MAX)] {
+    for (mode, queue) in ALL_MODES {
         let gate = leak(HookGate {
             held: Mutex::new(()),
             in_hook: AtomicUsize::new(0),
@@ -238,21 +238,25 @@ fn after_waits_begin(
     })
 }
 
-/// Every mode: a task accepted before `pool_wait`, another accepted during
-/// it that keeps running: the wait returns once the first finished, while
-/// the second still runs. Before the fix `pool_wait` waited for the pool
-/// to go idle, that is for the second task too.
-#[test]
-fn wait_returns_once_earlier_tasks_finished_while_later_ones_run() {
-    let _serial = Serial::lock();
-    for (mode, queue) in [("hand-off", 0), ("bounded", 4), ("unbounded", usize::MAX)] {
+/// The exact wait's case, in each of `modes`: a pool of 2 workers; a task
+/// accepted first (`before` may then poll the pool); `waits` waits begun by
+/// `wait_all`, which returns their statuses; a later task accepted once they
+/// began, which keeps running until they returned. Every wait must return
+/// `POOL_OK` with the first task done and the later one still running.
+fn exact_wait_case(
+    modes: &[(&str, usize)],
+    waits: u64,
+    before: impl Fn(*mut pool_t, &str),
+    wait_all: impl Fn(PoolPtr) -> Vec<pool_status>,
+) {
+    for &(mode, queue) in modes {
         let p = pool_with(2, |o| queue_size(o, queue));
         let (first, later) = (leak(Gated::new()), leak(Gated::new()));
         assert_eq!(schedule(p, gated_task, arg(first)), POOL_OK);
-        let helper = after_waits_begin(p, 1, first, later);
-        let pool = PoolPtr::new(p);
-        let status = run_bounded("pool_wait", move || wait(pool.get()));
-        assert_eq!(status, POOL_OK, "{mode}");
+        before(p, mode);
+        let helper = after_waits_begin(p, waits, first, later);
+        let statuses = wait_all(PoolPtr::new(p));
+        assert_eq!(statuses, vec![POOL_OK; waits as usize], "{mode}");
         assert_eq!(first.done(), 1, "{mode}: the earlier task finished");
         assert_eq!(later.done(), 0, "{mode}: the later task still runs");
         helper.join().unwrap();
@@ -262,64 +266,57 @@ fn wait_returns_once_earlier_tasks_finished_while_later_ones_run() {
     }
 }
 
+const ALL_MODES: [(&str, usize); 3] = [("hand-off", 0), ("bounded", 4), ("unbounded", usize::MAX)];
+
+/// Every mode: a task accepted before `pool_wait`, another accepted during
+/// it that keeps running: the wait returns once the first finished, while
+/// the second still runs. Before the fix `pool_wait` waited for the pool
+/// to go idle, that is for the second task too.
+#[test]
+fn wait_returns_once_earlier_tasks_finished_while_later_ones_run() {
+    let _serial = Serial::lock();
+    exact_wait_case(
+        &ALL_MODES,
+        1,
+        |_, _| {},
+        |pool| vec![run_bounded("pool_wait", move || wait(pool.get()))],
+    );
+}
+
 /// Four threads wait for the same earlier task while a later one keeps a
 /// worker busy: every one of them returns once the earlier task finished.
 #[test]
 fn every_thread_waiting_when_its_tasks_finish_returns() {
     let _serial = Serial::lock();
-    for (mode, queue) in [("hand-off", 0), ("unbounded", usize::MAX)] {
-        let p = pool_with(2, |o| queue_size(o, queue));
-        let (first, later) = (leak(Gated::new()), leak(Gated::new()));
-        assert_eq!(schedule(p, gated_task, arg(first)), POOL_OK);
-        let helper = after_waits_begin(p, 4, first, later);
-        let pool = PoolPtr::new(p);
-        let waiters: Vec<_> = (0..4)
-            .map(|_| std::thread::spawn(move || wait(pool.get())))
-            .collect();
-        let statuses = run_bounded("four pool_wait calls", move || {
-            waiters
-                .into_iter()
-                .map(|w| w.join().unwrap())
-                .collect::<Vec<_>>()
-        });
-        assert_eq!(statuses, vec![POOL_OK; 4], "{mode}");
-        assert_eq!(later.done(), 0, "{mode}: the later task still runs");
-        helper.join().unwrap();
-        later.open();
-        assert_eq!(wait(p), POOL_OK);
-        free_pool(p);
-    }
+    exact_wait_case(
+        &ALL_MODES,
+        4,
+        |_, _| {},
+        |pool| {
+            let waiters: Vec<_> = (0..4)
+                .map(|_| std::thread::spawn(move || wait(pool.get())))
+                .collect();
+            run_bounded("four pool_wait calls", move || {
+                waiters.into_iter().map(|w| w.join().unwrap()).collect()
+            })
+        },
+    );
 }
 
 /// `pool_wait_timeout` is exact too: it times out while an earlier task
-/// runs, and succeeds once it finished though a later one runs.
+/// runs (0 polls), and succeeds once it finished though a later one runs.
 #[test]
 fn wait_timeout_is_exact() {
     let _serial = Serial::lock();
-    for (mode, queue) in [("hand-off", 0), ("unbounded", usize::MAX)] {
-        let p = pool_with(2, |o| queue_size(o, queue));
-        let (first, later) = (leak(Gated::new()), leak(Gated::new()));
-        assert_eq!(schedule(p, gated_task, arg(first)), POOL_OK);
-        assert_eq!(
-            unsafe { pool_wait_timeout(p, 0) },
-            POOL_ERR_TIMEOUT,
-            "{mode}"
-        );
-        assert_eq!(
-            unsafe { pool_wait_timeout(p, 20) },
-            POOL_ERR_TIMEOUT,
-            "{mode}"
-        );
-        let helper = after_waits_begin(p, 1, first, later);
-        let pool = PoolPtr::new(p);
-        let status = run_bounded("pool_wait_timeout", move || unsafe {
+    let timeouts = |p: *mut pool_t, mode: &str| {
+        for ms in [0, 20] {
+            let status = unsafe { pool_wait_timeout(p, ms) };
+            assert_eq!(status, POOL_ERR_TIMEOUT, "{mode}, {ms} ms");
+        }
+    };
+    exact_wait_case(&ALL_MODES, 1, timeouts, |pool| {
+        vec![run_bounded("pool_wait_timeout", move || unsafe {
             pool_wait_timeout(pool.get(), u64::MAX)
-        });
-        assert_eq!(status, POOL_OK, "{mode}");
-        assert_eq!(later.done(), 0, "{mode}: the later task still runs");
-        helper.join().unwrap();
-        later.open();
-        assert_eq!(unsafe { pool_wait_timeout(p, u64::MAX) }, POOL_OK);
-        free_pool(p);
-    }
+        })]
+    });
 }
