@@ -9,8 +9,9 @@ use crate::shared::Shared;
 /// The deepest nesting of inline runs on one thread (a blocking schedule
 /// from a task of a full pool runs the new task inline, which may schedule
 /// again): past it, such a schedule returns `Error::Deadlock` instead of
-/// growing the stack further. 64 frames of a task and the pool's own few
-/// hundred bytes each fit in the smallest stack the pool allows.
+/// growing the stack without bound. Each level costs the task's own frames
+/// plus the pool's (a few hundred bytes optimised, more in a debug build):
+/// a program nesting that deep on small stacks must size them for it.
 pub const MAX_INLINE_DEPTH: u32 = 64;
 
 thread_local! {
