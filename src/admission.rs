@@ -238,8 +238,7 @@ impl Shared {
             Delivery::HandOff => self.admit_hand_off(in_transit),
         };
         if matches!(decided.0, Admission::Spawn) {
-            self.starting
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.count_starting();
         }
         decided
     }
@@ -387,8 +386,7 @@ impl Shared {
                 }
             },
         };
-        self.starting
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.uncount_starting();
         match &self.delivery {
             Delivery::Queue { .. } => self.queue_after_refused_spawn(job),
             Delivery::HandOff => self.deliver_after_refused_spawn(job),

@@ -79,15 +79,9 @@ impl Shared {
     /// the pool still above capacity, may have scanned past the line before
     /// it was open (module docs): the worker asks itself to retire.
     fn ask_self_after_shrink(&self, me: &mut WorkerSlot) {
-        let shrinks = self.limits.shrinks.load(Ordering::SeqCst);
-        if shrinks == me.shrinks_seen {
-            return;
+        if self.above_capacity_after_shrink(me) {
+            self.seats.ask_own_line_to_retire(me.seat);
         }
-        if self.counts.load().live() <= self.cap() {
-            me.shrinks_seen = shrinks;
-            return;
-        }
-        self.seats.ask_own_line_to_retire(me.seat);
     }
 
     /// The OS refused the worker admission reserved for `job` (now no

@@ -85,7 +85,7 @@ impl Shared {
     /// The worker's `on_start` hook returned (or there was none): it takes
     /// tasks from now on.
     pub(crate) fn start_hook_done(&self, me: &mut WorkerSlot) {
-        self.starting.fetch_sub(1, Ordering::SeqCst);
+        self.uncount_starting();
         if let Delivery::HandOff = self.delivery {
             self.open_line_after_start(me);
         }
@@ -125,16 +125,22 @@ impl Shared {
     /// then the seat's mark is cleared, so a waiter that sees the mark gone
     /// finds the task counted in the stats and the worker idle. Once the
     /// line is open a claim may give the seat a new mark: the clear then
-    /// leaves it (`Seats::clear_mark`).
+    /// leaves it (`Seats::clear_mark_if`).
     pub(crate) fn task_done(&self, outcome: Outcome, me: &mut WorkerSlot) -> bool {
         self.count_panic(outcome);
-        let mark = self.seats.mark(me.seat);
         self.done.record(&me.tally);
         let retires = self.retires_after_task(me);
-        if !retires && matches!(self.delivery, Delivery::HandOff) {
-            self.reopen_line(me);
+        match self.delivery {
+            // Only the worker writes its mark: a store.
+            Delivery::Queue { .. } => self.seats.clear_mark(me.seat),
+            Delivery::HandOff => {
+                let mark = self.seats.mark(me.seat);
+                if !retires {
+                    self.reopen_line(me);
+                }
+                self.seats.clear_mark_if(me.seat, mark);
+            }
         }
-        self.seats.clear_mark(me.seat, mark);
         self.waiters.task_gone();
         retires
     }
@@ -142,7 +148,17 @@ impl Shared {
     /// After a task: whether the worker leaves because the pool shrank
     /// below its live workers (then it is uncounted).
     fn retires_after_task(&self, me: &mut WorkerSlot) -> bool {
-        let shrinks = self.limits.shrinks.load(Ordering::Acquire);
+        // Still too many workers: if this one cannot go yet, the next task
+        // checks again.
+        self.above_capacity_after_shrink(me) && self.try_retire()
+    }
+
+    /// Whether a shrink came since the worker last found the pool within
+    /// its capacity, and the pool is still above it. Reads only the shrink
+    /// count unless one came. SeqCst: hand-off mode pairs this read with the
+    /// shrink's scan of the lines (`hand_off.rs`).
+    pub(crate) fn above_capacity_after_shrink(&self, me: &mut WorkerSlot) -> bool {
+        let shrinks = self.limits.shrinks.load(Ordering::SeqCst);
         if shrinks == me.shrinks_seen {
             return false;
         }
@@ -150,9 +166,7 @@ impl Shared {
             me.shrinks_seen = shrinks;
             return false;
         }
-        // Still too many workers: if this one cannot go yet, the next task
-        // checks again.
-        self.try_retire()
+        true
     }
 
     /// Leaves the pool if it has more live workers than capacity, unless a
@@ -222,18 +236,18 @@ impl Shared {
     /// preallocated pool) if the pool is below capacity and open. Returns
     /// whether one was started; `Spawn` when the OS refused the thread.
     pub(crate) fn start_extra_worker(&self) -> Result<bool, Error> {
-        self.starting.fetch_add(1, Ordering::SeqCst);
+        self.count_starting();
         let cap = self.cap();
         let reserved = self
             .counts
             .update(|c| (!c.closing() && c.live() < cap).then(|| (c.with_worker(), ())));
         if reserved.is_err() {
-            self.starting.fetch_sub(1, Ordering::SeqCst);
+            self.uncount_starting();
             return Ok(false);
         }
         if worker::spawn(self, None).is_err() {
             self.counts.remove_worker();
-            self.starting.fetch_sub(1, Ordering::SeqCst);
+            self.uncount_starting();
             self.waiters.room_made();
             return Err(Error::Spawn);
         }
@@ -357,29 +371,20 @@ impl Shared {
         {
             return;
         }
-        loop {
-            let drained = self.drained();
-            let handles =
-                std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
-            if handles.is_empty() && drained {
-                break;
-            }
-            for thread in handles {
-                if thread.is_current() {
-                    thread.detach();
-                } else {
-                    thread.join(&self.stacks, false);
-                }
-            }
-            std::thread::yield_now();
-        }
-        self.callers.close_and_wait();
+        self.join_workers_and_callers();
     }
 
     /// Closes, lets the workers run every accepted task, joins them, and
     /// waits for the last callers inside the gate.
     pub(crate) fn shutdown(&self) {
         self.begin_close();
+        self.join_workers_and_callers();
+    }
+
+    /// Shutdown's second half, once closing: joins every worker (a worker
+    /// running this, for `shutdown_if_owed`, detaches itself instead), then
+    /// waits for the last callers inside the gate.
+    fn join_workers_and_callers(&self) {
         // A task admitted just before closing may start a worker while we
         // join: take the list again until it stays empty. Pending is read
         // first: a scheduler starts a worker only while its task is counted,
@@ -398,7 +403,11 @@ impl Shared {
                 continue;
             }
             for thread in handles {
-                thread.join(&self.stacks, false);
+                if thread.is_current() {
+                    thread.detach();
+                } else {
+                    thread.join(&self.stacks, false);
+                }
             }
         }
         // A fast-path schedule that gave its task back finishes under a

@@ -75,7 +75,7 @@ fn start_worker(
     number: usize,
     hook: impl FnOnce() + Send + 'static,
 ) -> loom::thread::JoinHandle<()> {
-    shared.starting.fetch_add(1, Ordering::SeqCst);
+    shared.count_starting();
     shared.counts.add_worker();
     let seat = shared.seats.take().expect("a seat");
     let shared = Arc::clone(shared);

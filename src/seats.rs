@@ -214,11 +214,17 @@ impl Seats {
         self.line(index).mark.load(Ordering::Relaxed)
     }
 
-    /// The worker of seat `index` no longer holds the task marked `mark`:
-    /// the seat shows no task, unless a claim already gave it the next
-    /// task's mark (hand-off mode, once the line reopened). Release: the
-    /// worker's count of the task comes before.
-    pub(crate) fn clear_mark(&self, index: usize, mark: u64) {
+    /// The worker of seat `index` holds no task now (queue modes: only it
+    /// writes its mark). Release: the worker's count of the task comes
+    /// before.
+    pub(crate) fn clear_mark(&self, index: usize) {
+        self.line(index).mark.store(NO_MARK, Ordering::Release);
+    }
+
+    /// Hand-off mode: the worker of seat `index` no longer holds the task
+    /// marked `mark`: the seat shows no task, unless a claim already gave it
+    /// the next task's mark (once the line reopened). Release, as above.
+    pub(crate) fn clear_mark_if(&self, index: usize, mark: u64) {
         let _ = self.line(index).mark.compare_exchange(
             mark,
             NO_MARK,

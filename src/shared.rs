@@ -206,6 +206,17 @@ impl Shared {
         self.starting.load(Ordering::SeqCst) as u64
     }
 
+    /// A worker is about to be counted live (or just was, by admission):
+    /// it takes no task until its hook returned.
+    pub(crate) fn count_starting(&self) {
+        self.starting.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The worker's hook returned, or its start was given up.
+    pub(crate) fn uncount_starting(&self) {
+        self.starting.fetch_sub(1, Ordering::SeqCst);
+    }
+
     pub(crate) fn is_closing(&self) -> bool {
         self.counts.load().closing()
     }
