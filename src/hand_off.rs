@@ -79,7 +79,8 @@ impl Shared {
     /// the pool still above capacity, may have scanned past the line before
     /// it was open (module docs): the worker asks itself to retire.
     fn ask_self_after_shrink(&self, me: &mut WorkerSlot) {
-        if self.above_capacity_after_shrink(me) {
+        // SeqCst: paired with the shrink's scan of the lines (module docs).
+        if self.above_capacity_after_shrink(me, Ordering::SeqCst) {
             self.seats.ask_own_line_to_retire(me.seat);
         }
     }

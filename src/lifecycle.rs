@@ -150,15 +150,14 @@ impl Shared {
     fn retires_after_task(&self, me: &mut WorkerSlot) -> bool {
         // Still too many workers: if this one cannot go yet, the next task
         // checks again.
-        self.above_capacity_after_shrink(me) && self.try_retire()
+        self.above_capacity_after_shrink(me, Ordering::Acquire) && self.try_retire()
     }
 
     /// Whether a shrink came since the worker last found the pool within
     /// its capacity, and the pool is still above it. Reads only the shrink
-    /// count unless one came. SeqCst: hand-off mode pairs this read with the
-    /// shrink's scan of the lines (`hand_off.rs`).
-    pub(crate) fn above_capacity_after_shrink(&self, me: &mut WorkerSlot) -> bool {
-        let shrinks = self.limits.shrinks.load(Ordering::SeqCst);
+    /// count (with `order`) unless one came.
+    pub(crate) fn above_capacity_after_shrink(&self, me: &mut WorkerSlot, order: Ordering) -> bool {
+        let shrinks = self.limits.shrinks.load(order);
         if shrinks == me.shrinks_seen {
             return false;
         }
