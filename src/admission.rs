@@ -34,8 +34,10 @@ use crate::{Error, current, worker};
 
 /// Hand-off mode: how many spins (crossbeam's `Backoff::spin`, 1 to 64
 /// pause instructions each) a schedule that may wait makes for an idle
-/// worker before it takes the gated path.
-const FAST_CLAIM_SPINS: usize = 7;
+/// worker before it takes the gated path. None under loom: a retry of the
+/// same claim adds no interleaving the gated path lacks (it claims again),
+/// only branches to the models.
+const FAST_CLAIM_SPINS: usize = if cfg!(loom) { 0 } else { 7 };
 
 /// How a scheduler behaves when the pool is full.
 #[derive(Clone, Copy)]
@@ -127,6 +129,8 @@ impl Shared {
                     }
                 }
                 let _pass = shared.callers.hold();
+                #[cfg(feature = "fault-injection")]
+                crate::fault::pause_if_asked(crate::fault::Window::Withdraw);
                 shared.withdraw_task();
                 shared.submit_gated(job, when_full)
             }
@@ -142,6 +146,8 @@ impl Shared {
                     // the pool; giving it back may be what a `wait` caller
                     // waits for.
                     let _pass = shared.callers.hold();
+                    #[cfg(feature = "fault-injection")]
+                    crate::fault::pause_if_asked(crate::fault::Window::Withdraw);
                     shared.withdraw_task();
                     return shared.submit_gated(job, when_full);
                 }
@@ -323,9 +329,8 @@ impl Shared {
     /// Spins briefly (room usually appears within a task's length), then
     /// sleeps until an admission other than `Full` or the deadline.
     pub(crate) fn wait_for_room(&self, deadline: Option<Instant>) -> (Admission<'_>, Counts) {
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            backoff.snooze();
+        let spin = Spin::new();
+        while spin.before_blocking() {
             match self.admit() {
                 (Admission::Full, _) => {}
                 decided => return decided,
@@ -380,7 +385,12 @@ impl Shared {
                 Err(_) => job,
             },
             Delivery::HandOff => match worker::spawn(self, Some(job)) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.tallies
+                        .first_jobs
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(());
+                }
                 Err(job) => {
                     job.unwrap_or_else(|| unreachable!("a failed start gives its job back"))
                 }

@@ -65,7 +65,7 @@ pub(crate) fn pause_if_asked_before_idle() {
     }
 }
 
-/// Windows a worker can be paused in (`pause_in`).
+/// Windows a thread can be paused in (`pause_in`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Window {
     /// Hand-off mode: an expiring (or closing) worker whose line is VACANT,
@@ -74,18 +74,23 @@ pub enum Window {
     /// Hand-off mode: an idle worker asked to retire by a shrink, before it
     /// decides whether it leaves.
     RetireDecision = 1,
+    /// A schedule's fast path counted its task but will not hand it over
+    /// (hand-off: no idle line; queue: a worker still to start), before
+    /// it gives the count back and takes the gated path.
+    Withdraw = 2,
 }
 
-static WINDOW_PAUSE_MICROS: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
-static WINDOW_ENTERED: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+const WINDOWS: usize = 3;
+static WINDOW_PAUSE_MICROS: [AtomicU32; WINDOWS] = [const { AtomicU32::new(0) }; WINDOWS];
+static WINDOW_ENTERED: [AtomicU64; WINDOWS] = [const { AtomicU64::new(0) }; WINDOWS];
 
-/// With a nonzero `micros`, every worker that reaches `window` pauses that
+/// With a nonzero `micros`, every thread that reaches `window` pauses that
 /// long there; 0 turns it off. Process-wide.
 pub fn pause_in(window: Window, micros: u32) {
     WINDOW_PAUSE_MICROS[window as usize].store(micros, Ordering::SeqCst);
 }
 
-/// How many times a worker reached `window` since the process started.
+/// How many times a thread reached `window` since the process started.
 pub fn times_in(window: Window) -> u64 {
     WINDOW_ENTERED[window as usize].load(Ordering::SeqCst)
 }

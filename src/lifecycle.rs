@@ -128,13 +128,15 @@ impl Shared {
     /// leaves it (`Seats::clear_mark_if`).
     pub(crate) fn task_done(&self, outcome: Outcome, me: &mut WorkerSlot) -> bool {
         self.count_panic(outcome);
+        // Hand-off mode: the task's mark, before the line can reopen.
+        let hand_off_mark =
+            matches!(self.delivery, Delivery::HandOff).then(|| self.seats.mark(me.seat));
         self.done.record(&me.tally);
         let retires = self.retires_after_task(me);
-        match self.delivery {
-            // Only the worker writes its mark: a store.
-            Delivery::Queue { .. } => self.seats.clear_mark(me.seat),
-            Delivery::HandOff => {
-                let mark = self.seats.mark(me.seat);
+        match hand_off_mark {
+            // Queue modes: only the worker writes its mark, a store.
+            None => self.seats.clear_mark(me.seat),
+            Some(mark) => {
                 if !retires {
                     self.reopen_line(me);
                 }

@@ -21,9 +21,11 @@ use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
 use crate::worker;
 
 /// `sync::loom_model` with room for the whole pool's steps (a worker's life
-/// through `Shared` takes more branches than one protocol alone: its spins
-/// before sleeping are real spins, each step a branch), and two preemptions
-/// rather than three, which keeps each model to a minute or so here.
+/// through `Shared` takes more branches than one protocol alone), and two
+/// preemptions rather than three, which keeps each model to a minute or two
+/// here. Under loom the optimistic retries before blocking (`Spin`,
+/// `FAST_CLAIM_SPINS`) are off: each only repeats a step the path after it
+/// takes again, and with them the exact-wait model took 21 minutes.
 fn loom_model() -> loom::model::Builder {
     let mut model = crate::sync::loom_model();
     model.max_branches = 20_000;

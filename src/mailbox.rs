@@ -80,6 +80,11 @@ pub(crate) struct Mailbox {
     /// `NO_MARK`, or the task's position in the queue (queue modes), or
     /// the wait epoch its claimer read (hand-off mode).
     pub(crate) mark: AtomicU64,
+    /// Tasks claimers delivered on this line so far (`stats.submitted`).
+    /// Written only by the thread holding the line CLAIMED, with a plain
+    /// load and store: the claim's acquire orders it after the last
+    /// claimer's store.
+    delivered: AtomicU64,
     lock: Mutex<()>,
     wake: Condvar,
 }
@@ -133,6 +138,8 @@ impl Claim<'_> {
         // counted done (`Shared::task_done`).
         let mark = self.epoch.load(Ordering::SeqCst);
         self.line.mark.store(mark, Ordering::Release);
+        let delivered = self.line.delivered.load(Ordering::Relaxed);
+        self.line.delivered.store(delivered + 1, Ordering::Relaxed);
         self.line.state.store(FULL, Ordering::Release);
     }
 }
@@ -143,6 +150,7 @@ impl Mailbox {
             state: AtomicUsize::new(VACANT),
             job: UnsafeCell::new(MaybeUninit::uninit()),
             mark: AtomicU64::new(NO_MARK),
+            delivered: AtomicU64::new(0),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }
@@ -226,6 +234,13 @@ impl Mailbox {
         let _ = self
             .state
             .compare_exchange(VACANT, OPEN, Ordering::SeqCst, Ordering::Relaxed);
+    }
+
+    /// Tasks delivered on this line so far. A reader that saw a task of
+    /// the line counted done (acquire) sees its delivery counted: the
+    /// worker read FULL, stored after the count.
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
     }
 
     /// The line's worker left: no claimer can touch it any more.

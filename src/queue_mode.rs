@@ -5,14 +5,13 @@
 //! start in the order they were accepted; with one worker (capacity 1)
 //! each starts after the previous one finished: a serial queue.
 
-use crossbeam_utils::Backoff;
-
 use crate::Error;
 use crate::counts::Counts;
 use crate::job::Job;
 use crate::queue::Queue;
 use crate::shared::{Delivery, Shared, WorkerSlot};
 use crate::sleep::{self, Idle, Sleepers};
+use crate::sync::Spin;
 
 impl Shared {
     fn queue_parts(&self) -> (&Queue<Job>, &Sleepers) {
@@ -46,9 +45,8 @@ impl Shared {
             if let Some(job) = queue.pop(Some(mark)) {
                 return Some(job);
             }
-            let backoff = Backoff::new();
-            while !backoff.is_completed() {
-                backoff.snooze();
+            let spin = Spin::new();
+            while spin.before_blocking() {
                 if let Some(job) = queue.pop(Some(mark)) {
                     return Some(job);
                 }

@@ -202,6 +202,12 @@ impl Seats {
         self.epoch.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// Hand-off mode: tasks claimers delivered so far, on every line (each
+    /// line's count only grows, and lines are never taken away).
+    pub(crate) fn delivered(&self) -> u64 {
+        self.lines().map(Mailbox::delivered).sum()
+    }
+
     /// Whether no worker holds a task whose mark is below `bound`.
     pub(crate) fn all_marks_at_least(&self, bound: u64) -> bool {
         self.lines()

@@ -93,6 +93,9 @@ pub(crate) struct Tallies {
     /// Tasks run inline by a worker of this pool instead of waiting: counted
     /// as submitted and completed, never as pending.
     pub(crate) inline_runs: AtomicU64,
+    /// Hand-off mode: tasks a worker was started for (put on its line, not
+    /// claimed), counted once the thread started.
+    pub(crate) first_jobs: AtomicU64,
 }
 
 /// Worker threads that began to run so far, and how many threads wait for
@@ -242,7 +245,18 @@ impl Shared {
             Delivery::Queue { queue, .. } => (queue.len() as u64).min(pending),
             Delivery::HandOff => 0,
         };
-        let submitted = done.total() + pending + inline;
+        // Counted where a task is accepted for good, never from `pending`:
+        // a fast-path schedule counts its task there before it knows, and
+        // may withdraw it, so `pending` can step back. Completions were
+        // read first; a worker's first task can finish before its starter
+        // counts it, hence the `max`.
+        let accepted = match &self.delivery {
+            Delivery::Queue { queue, .. } => queue.pushed(),
+            Delivery::HandOff => {
+                self.seats.delivered() + tallies.first_jobs.load(Ordering::Relaxed)
+            }
+        };
+        let submitted = (accepted + inline).max(done.total() + inline);
         crate::Stats {
             capacity: self.cap() as usize,
             workers: c.live() as usize,

@@ -1,8 +1,8 @@
-//! The races of the worker lifecycle and of the exact wait, each made to
-//! happen every time: a `fault-injection` pause holds a worker inside the
-//! window (`workerpool::fault::pause_in`), or a counter tells the test that
-//! a thread has reached it (`sleeps`, `waits_begun`), and the test acts
-//! right then, through the C ABI.
+//! The races of the worker lifecycle, of the exact wait and of the stats,
+//! each made to happen every time: a `fault-injection` pause holds a
+//! thread inside the window (`workerpool::fault::pause_in`), or a counter
+//! tells the test that a thread has reached it (`sleeps`, `waits_begun`),
+//! and the test acts right then, through the C ABI.
 //!
 //! `cargo test --release --features fault-injection --test races`. The
 //! switches are process-wide, so the tests of this file take a common lock
@@ -16,7 +16,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use common::threads::own_comm;
 use common::*;
-use workerpool::fault::{Window, pause_in, sleeps, times_in, waits_begun};
+use workerpool::fault::{
+    Window, fail_spawns, fast_path_hint_off, pause_in, sleeps, times_in, waits_begun,
+};
 use workerpool::ffi::*;
 
 use pool_status::*;
@@ -37,6 +39,9 @@ impl Serial {
     fn pauses_off() {
         pause_in(Window::LeavingLine, 0);
         pause_in(Window::RetireDecision, 0);
+        pause_in(Window::Withdraw, 0);
+        fast_path_hint_off(false);
+        fail_spawns(0, 0);
     }
 }
 
@@ -319,4 +324,71 @@ fn wait_timeout_is_exact() {
             pool_wait_timeout(pool.get(), u64::MAX)
         })]
     });
+}
+
+// ---------------------------------------------------------------------------
+// 6. stats.submitted and a task the fast path counted, then gave back
+// ---------------------------------------------------------------------------
+
+/// A refused schedule held inside `Window::Withdraw`: its task is counted
+/// in the pool's counts and about to be given back. `stats.submitted` read
+/// then must not include it (it never will be accepted), so it never steps
+/// back. `busy_before` tasks are accepted (and held running) first.
+fn submitted_while_withdrawn(p: *mut pool_t, busy_before: usize, expect: pool_status) {
+    let gated = leak(Gated::new());
+    for _ in 0..busy_before {
+        assert_eq!(schedule(p, gated_task, arg(gated)), POOL_OK);
+    }
+    wait_until("the tasks run", || gated.started() == busy_before);
+    pause_in(Window::Withdraw, 300_000);
+    let entered = times_in(Window::Withdraw);
+    let pool = PoolPtr::new(p);
+    let refused = std::thread::spawn(move || {
+        try_schedule(pool.get(), counter_task, arg(leak(AtomicUsize::new(0))))
+    });
+    wait_until("the schedule is giving its task back", || {
+        times_in(Window::Withdraw) > entered
+    });
+    let during = stats(p).submitted;
+    let status = run_bounded("the refused schedule", move || refused.join().unwrap());
+    Serial::pauses_off();
+    assert_eq!(status, expect);
+    let after = stats(p).submitted;
+    assert_eq!(
+        during, busy_before as u64,
+        "a withdrawn task counted as submitted"
+    );
+    assert!(
+        after >= during,
+        "submitted stepped back: {during} then {after}"
+    );
+    gated.open();
+    assert_eq!(wait(p), POOL_OK);
+    let end = stats(p);
+    assert_eq!(
+        (end.submitted, end.completed),
+        (busy_before as u64, busy_before as u64)
+    );
+    free_pool(p);
+}
+
+/// Hand-off mode: the only worker is busy, so a try schedule's fast path
+/// finds no idle line after it counted its task.
+#[test]
+fn submitted_never_counts_a_task_withdrawn_by_hand_off() {
+    let _serial = Serial::lock();
+    let p = pool_with(1, |o| queue_size(o, 0));
+    submitted_while_withdrawn(p, 1, POOL_ERR_NO_IDLE_WORKER);
+}
+
+/// Queue mode: a lazy pool with no worker yet, the fast path forced
+/// (`fast_path_hint_off`): it counts its task, finds a worker still to
+/// start, gives the task back; the gated path's start fails.
+#[test]
+fn submitted_never_counts_a_task_withdrawn_by_a_queue_mode() {
+    let _serial = Serial::lock();
+    let p = pool_with(1, |_| {});
+    fast_path_hint_off(true);
+    fail_spawns(1000, 1);
+    submitted_while_withdrawn(p, 0, POOL_ERR_SPAWN);
 }
