@@ -316,6 +316,22 @@ void many_threads_schedule()
 
 } // namespace
 
+void wait_for_times_out_while_a_task_runs()
+{
+    using namespace std::chrono_literals;
+    workerpool::pool pool{workerpool::options{}.capacity(1)};
+    std::atomic<bool> may_end{false};
+    assert(!pool.schedule([&may_end] {
+        while (!may_end)
+            std::this_thread::yield();
+    }));
+    assert(pool.wait_for(0ms) == workerpool::errc::timeout);
+    assert(pool.wait_for(20ms) == workerpool::errc::timeout);
+    may_end = true;
+    assert(!pool.wait_for(30s));
+    assert(pool.get_stats().completed == 1);
+}
+
 int main()
 {
     struct {
@@ -328,6 +344,7 @@ int main()
         {"exceptions_are_caught_counted_and_handled", exceptions_are_caught_counted_and_handled},
         {"refused_callables_are_freed", refused_callables_are_freed},
         {"schedule_for_times_out", schedule_for_times_out},
+        {"wait_for_times_out_while_a_task_runs", wait_for_times_out_while_a_task_runs},
         {"moves_and_close", moves_and_close},
         {"options_reach_the_pool", options_reach_the_pool},
         {"calls_from_inside_a_task", calls_from_inside_a_task},

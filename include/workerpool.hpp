@@ -82,7 +82,7 @@ enum class errc {
     no_idle_worker = POOL_ERR_NO_IDLE_WORKER, /* not blocking and full */
     freed = POOL_ERR_FREED,                   /* the pool is being freed */
     invalid = POOL_ERR_INVALID,               /* bad argument, or no pool (moved from, closed) */
-    timeout = POOL_ERR_TIMEOUT,               /* schedule_for: no room in time */
+    timeout = POOL_ERR_TIMEOUT,               /* schedule_for: no room in time; wait_for: tasks still running */
     spawn = POOL_ERR_SPAWN,                   /* the OS refused a thread */
     deadlock = POOL_ERR_DEADLOCK,             /* wait/close from one of the pool's own workers */
 };
@@ -341,10 +341,24 @@ public:
         return submit(std::forward<F>(f), [t](pool_t *p, void *arg) { return pool_schedule_timeout(p, workerpool_hpp_run_task, arg, t); });
     }
 
-    /** pool_wait: every task accepted before the call has finished. */
+    /** pool_wait: every task accepted before the call has finished (tasks
+     *  scheduled meanwhile are not waited for). */
     [[nodiscard]] std::error_code wait() noexcept
     {
         return handle_ ? to_error_code(pool_wait(handle_)) : make_error_code(errc::invalid);
+    }
+
+    /** pool_wait_timeout: as wait(), for at most `timeout` (errc::timeout;
+     *  zero polls). */
+    template <class Rep, class Period>
+    [[nodiscard]] std::error_code wait_for(std::chrono::duration<Rep, Period> timeout) noexcept
+    {
+        if (!handle_)
+            return make_error_code(errc::invalid);
+        auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+        std::uint64_t t = ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
+        // UINT64_MAX means "for ever" to the C call; a duration is finite.
+        return to_error_code(pool_wait_timeout(handle_, t == UINT64_MAX ? t - 1 : t));
     }
 
     /** pool_set_capacity (same clamping as the constructor). */

@@ -219,6 +219,42 @@ def test_wait_and_close_from_a_task_are_deadlocks():
         assert not pool.closed
 
 
+def test_wait_takes_a_timeout_and_covers_accepted_tasks():
+    # An earlier task and a later one that runs until the test lets it go:
+    # wait() returns once the earlier one finished; wait(timeout) times
+    # out while an earlier task still runs.
+    first_may_end = threading.Event()
+    later_may_end = threading.Event()
+    done = []
+    with Pool(capacity=2) as pool:
+        pool.schedule(lambda: (first_may_end.wait(DEADLINE), done.append("first")))
+        with pytest.raises(PoolTimeoutError):
+            pool.wait(timeout=0)
+        with pytest.raises(PoolTimeoutError):
+            pool.wait(timeout=0.02)
+        with pytest.raises(InvalidError):
+            pool.wait(timeout=-1)
+        first_may_end.set()
+        pool.wait(timeout=DEADLINE)
+        assert done == ["first"]
+        pool.schedule(lambda: later_may_end.wait(DEADLINE))
+        waiter_done = threading.Event()
+        pool.schedule(lambda: done.append("second"))
+
+        def waiter():
+            pool.wait()
+            waiter_done.set()
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        # The waiter's wait covers the long task: it must not return yet.
+        assert not waiter_done.wait(0.05)
+        later_may_end.set()
+        t.join(DEADLINE)
+        assert waiter_done.is_set()
+        assert "second" in done
+
+
 def test_nested_schedule_on_a_full_pool_runs_inline():
     out = []
     with Pool(capacity=1) as pool:

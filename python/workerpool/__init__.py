@@ -192,6 +192,7 @@ _declare("pool_schedule", _status, _p, _TASK_FN, _p)
 _declare("pool_try_schedule", _status, _p, _TASK_FN, _p)
 _declare("pool_schedule_timeout", _status, _p, _TASK_FN, _p, ctypes.c_uint64)
 _declare("pool_wait", _status, _p)
+_declare("pool_wait_timeout", _status, _p, ctypes.c_uint64)
 _declare("pool_set_capacity", _status, _p, ctypes.c_int)
 _declare("pool_get_stats", None, _p, ctypes.POINTER(_Stats))
 _declare("pool_free", _status, _p)
@@ -438,15 +439,25 @@ class Pool:
         ms = min(int(timeout * 1000 + 0.999999), 2**64 - 1)
         self._submit(_lib.pool_schedule_timeout, (ms,), fn, args)
 
-    def wait(self) -> None:
-        """Blocks until every task accepted so far has finished.
+    def wait(self, timeout: Optional[float] = None) -> None:
+        """Blocks until every task accepted before the call has finished
+        (``pool_wait``); tasks scheduled meanwhile, by other threads or by
+        the tasks themselves, are not waited for. With ``timeout`` (seconds,
+        0 polls) it waits at most that long (``pool_wait_timeout``) and
+        raises :class:`PoolTimeoutError` if those tasks are still running.
 
         Raises :class:`DeadlockError` from one of this pool's own tasks,
         :class:`FreedError` once closed.
         """
+        if timeout is not None and timeout < 0:
+            raise InvalidError(f"timeout must be >= 0, not {timeout!r}")
         handle = self._enter()
         try:
-            _check(_lib.pool_wait(handle))
+            if timeout is None:
+                _check(_lib.pool_wait(handle))
+            else:
+                ms = min(int(timeout * 1000 + 0.999999), 2**64 - 2)
+                _check(_lib.pool_wait_timeout(handle, ms))
         finally:
             self._leave()
 
