@@ -18,7 +18,12 @@
 //! `shutdown` cannot finish while a task is pending, and the push (or the
 //! delivery) that hands the task over is the path's last access to the
 //! pool. So the fast path works on a raw pointer to the pool, not a
-//! reference that would claim the pool lives for the whole call.
+//! reference that would claim the pool lives for the whole call, and makes
+//! the hand-over outside any method of `Shared`, on the queue or the
+//! claimed line, both made only of interior mutability (the exception of
+//! rust-lang/rust#98017, as `Arc`'s count). The gated paths hold a pass of
+//! the callers' gate (`gate.rs`) until they return: `pool_free` waits for
+//! it before the pool can go.
 
 use std::time::Instant;
 
@@ -138,7 +143,13 @@ impl Shared {
                 if let Some(cap) = shared.fast_path_capacity() {
                     let before = shared.counts.add_task();
                     if before.surely_queues(cap) {
-                        shared.accept(job, before.with_task());
+                        // The hand-over, on the queue itself: once the job
+                        // is in, a worker may run it and `pool_free` may
+                        // free the pool, so no `&Shared` argument of a
+                        // method may still be live (`&Queue` is all
+                        // interior mutability, as `Arc`'s counts: such a
+                        // reference may outlive its memory, rust#98017).
+                        shared.wake_before_push(before.with_task()).push(job);
                         return Ok(());
                     }
                     // Give the task back and take the gated path. `hold`

@@ -24,16 +24,22 @@ impl Shared {
     /// Puts an admitted job in the queue; `after` is the counts its
     /// admission produced.
     pub(crate) fn accept(&self, job: Job, after: Counts) {
+        self.wake_before_push(after).push(job);
+    }
+
+    /// Wakes a sleeper if the task admitted with `after` needs one, and
+    /// gives the queue to push the task on. Wake before the push: on the
+    /// fast path the push is the last access to the pool, made outside
+    /// any method of `Shared` (`admission.rs`). A sleeper woken early finds
+    /// the queue empty but, counting this task as pending, looks again
+    /// instead of sleeping (`sleep.rs`).
+    pub(crate) fn wake_before_push(&self, after: Counts) -> &Queue<Job> {
         let (queue, sleepers) = self.queue_parts();
-        // Wake before the push: on the fast path the push must be the last
-        // access to the pool (`admission.rs`). A sleeper woken early finds
-        // the queue empty but, counting this task as pending, looks again
-        // instead of sleeping (`sleep.rs`).
         let starting = || self.starting();
         if sleep::wake_needed(after, &self.done, starting) {
             sleepers.wake_for_task(&self.counts, &self.done, starting);
         }
-        queue.push(job);
+        queue
     }
 
     /// The next job for a worker, or `None` when the worker must leave (it
