@@ -194,7 +194,7 @@ impl Shared {
     /// and tells waiters.
     pub(crate) fn withdraw_task(&self) {
         self.counts.withdraw_task();
-        self.waiters.task_gone();
+        self.waiters.task_withdrawn();
     }
 
     fn submit_gated(&self, job: Job, when_full: WhenFull) -> Result<(), Error> {

@@ -21,7 +21,7 @@ impl Shared {
     /// The worker's next job, or `None` when it must leave (then it is
     /// uncounted): idle expiry, retirement after a shrink, closing.
     pub(crate) fn next_handed(&self, me: &WorkerSlot) -> Option<Job> {
-        let line = self.seats.line(me.seat);
+        let line = me.line;
         let in_transit = self.seats.in_transit();
         loop {
             match line.wait(|| self.is_closing(), self.config.idle_timeout, in_transit) {
@@ -65,13 +65,13 @@ impl Shared {
     /// The worker's `on_start` hook returned: its line opens (unless it
     /// holds the job the worker was started for).
     pub(crate) fn open_line_after_start(&self, me: &mut WorkerSlot) {
-        self.seats.line(me.seat).open_after_start();
+        me.line.open_after_start();
         self.ask_self_after_shrink(me);
     }
 
     /// A task finished and the worker stays: its line opens again.
     pub(crate) fn reopen_line(&self, me: &mut WorkerSlot) {
-        self.seats.line(me.seat).reopen();
+        me.line.reopen();
         self.ask_self_after_shrink(me);
     }
 

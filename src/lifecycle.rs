@@ -35,10 +35,11 @@ impl Shared {
 
     /// What the worker numbered `number` on seat `seat` carries from task
     /// to task.
-    pub(crate) fn worker_slot(&self, number: usize, seat: usize) -> WorkerSlot {
+    pub(crate) fn worker_slot(&self, number: usize, seat: usize) -> WorkerSlot<'_> {
         WorkerSlot {
             tally: self.done.claim(number),
             seat,
+            line: self.seats.line(seat),
             // Not a count ever reached: the first look checks, in case the
             // pool shrank between this worker's admission and its start.
             shrinks_seen: u64::MAX,
@@ -125,25 +126,26 @@ impl Shared {
     /// then the seat's mark is cleared, so a waiter that sees the mark gone
     /// finds the task counted in the stats and the worker idle. Once the
     /// line is open a claim may give the seat a new mark: the clear then
-    /// leaves it (`Seats::clear_mark_if`).
+    /// leaves it (`Mailbox::clear_mark_if`).
     pub(crate) fn task_done(&self, outcome: Outcome, me: &mut WorkerSlot) -> bool {
         self.count_panic(outcome);
-        // Hand-off mode: the task's mark, before the line can reopen.
-        let hand_off_mark =
-            matches!(self.delivery, Delivery::HandOff).then(|| self.seats.mark(me.seat));
+        // The task's mark: only this worker writes it until (hand-off) the
+        // line reopens.
+        let seat = me.line;
+        let mark = seat.held_mark();
         self.done.record(&me.tally);
         let retires = self.retires_after_task(me);
-        match hand_off_mark {
-            // Queue modes: only the worker writes its mark, a store.
-            None => self.seats.clear_mark(me.seat),
-            Some(mark) => {
+        match self.delivery {
+            Delivery::Queue { .. } => seat.clear_mark(),
+            Delivery::HandOff => {
                 if !retires {
                     self.reopen_line(me);
                 }
-                self.seats.clear_mark_if(me.seat, mark);
+                seat.clear_mark_if(mark);
             }
         }
-        self.waiters.task_gone();
+        self.waiters
+            .task_gone(|bounds| self.may_end_a_wait(mark, bounds));
         retires
     }
 

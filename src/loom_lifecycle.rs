@@ -154,14 +154,26 @@ fn loom_a_worker_in_its_start_hook_leaves_the_task_to_an_idle_one() {
     });
 }
 
-/// The exact wait, hand-off mode, one worker: a task accepted before the
-/// wait began, and one accepted after, which runs until the wait returned.
-/// The wait returns once the first finished (if it waited for the second,
-/// no thread could go on).
+/// The exact wait, one worker: a task accepted before the wait began, and
+/// one accepted after, which runs until the wait returned. The wait
+/// returns once the first finished (if it waited for the second, no thread
+/// could go on), woken by that task's end (`Shared::may_end_a_wait`).
+/// Hand-off mode.
 #[test]
 fn loom_exact_wait_ignores_a_task_accepted_after_it_began() {
-    loom_model().check(|| {
-        let shared = Arc::new(Shared::new(1, config(0, None)));
+    exact_wait_model(0);
+}
+
+/// As above, in a queue mode: the first task's end must wake the wait
+/// although the second is queued behind it.
+#[test]
+fn loom_exact_wait_in_a_queue_mode() {
+    exact_wait_model(u64::MAX);
+}
+
+fn exact_wait_model(queue_limit: u64) {
+    loom_model().check(move || {
+        let shared = Arc::new(Shared::new(1, config(queue_limit, None)));
         let worker = start_worker(&shared, 0, || {});
         let first_done = Arc::new(AtomicBool::new(false));
         let done = Arc::clone(&first_done);

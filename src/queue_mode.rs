@@ -46,7 +46,7 @@ impl Shared {
     /// is then already uncounted: idle expiry, retirement, closing).
     pub(crate) fn next_queued(&self, me: &WorkerSlot) -> Option<Job> {
         let (queue, sleepers) = self.queue_parts();
-        let mark = &self.seats.line(me.seat).mark;
+        let mark = &me.line.mark;
         loop {
             if let Some(job) = queue.pop(Some(mark)) {
                 return Some(job);
@@ -115,7 +115,7 @@ impl Shared {
         } else {
             // Not counted in `rejected`, which the C contract defines as
             // NO_IDLE_WORKER + TIMEOUT + FREED.
-            self.waiters.task_gone();
+            self.waiters.task_withdrawn();
             Err(Error::Spawn)
         }
     }

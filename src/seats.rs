@@ -213,29 +213,26 @@ impl Seats {
         self.lines()
             .all(|line| line.mark.load(Ordering::SeqCst) >= bound)
     }
+}
 
-    /// The mark of the task the worker of seat `index` holds (read by that
-    /// worker).
-    pub(crate) fn mark(&self, index: usize) -> u64 {
-        self.line(index).mark.load(Ordering::Relaxed)
+impl Mailbox {
+    /// The mark of the task this seat's worker holds (read by that worker).
+    pub(crate) fn held_mark(&self) -> u64 {
+        self.mark.load(Ordering::Relaxed)
     }
 
-    /// The worker of seat `index` holds no task now (queue modes: only it
-    /// writes its mark). Release: the worker's count of the task comes
-    /// before.
-    pub(crate) fn clear_mark(&self, index: usize) {
-        self.line(index).mark.store(NO_MARK, Ordering::Release);
+    /// The seat's worker holds no task now (queue modes: only it writes its
+    /// mark). Release: the worker's count of the task comes before.
+    pub(crate) fn clear_mark(&self) {
+        self.mark.store(NO_MARK, Ordering::Release);
     }
 
-    /// Hand-off mode: the worker of seat `index` no longer holds the task
-    /// marked `mark`: the seat shows no task, unless a claim already gave it
-    /// the next task's mark (once the line reopened). Release, as above.
-    pub(crate) fn clear_mark_if(&self, index: usize, mark: u64) {
-        let _ = self.line(index).mark.compare_exchange(
-            mark,
-            NO_MARK,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+    /// Hand-off mode: the seat's worker no longer holds the task marked
+    /// `mark`: the seat shows no task, unless a claim already gave it the
+    /// next task's mark (once the line reopened). Release, as above.
+    pub(crate) fn clear_mark_if(&self, mark: u64) {
+        let _ = self
+            .mark
+            .compare_exchange(mark, NO_MARK, Ordering::Release, Ordering::Relaxed);
     }
 }

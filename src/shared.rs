@@ -54,6 +54,7 @@ use crate::completions::{Completions, Tally};
 use crate::counts::AtomicCounts;
 use crate::gate::Gate;
 use crate::job::Job;
+use crate::mailbox::Mailbox;
 use crate::queue::Queue;
 use crate::seats::Seats;
 use crate::sleep::Sleepers;
@@ -107,11 +108,13 @@ pub(crate) struct Starts {
 }
 
 /// What a worker carries from task to task.
-pub(crate) struct WorkerSlot {
+pub(crate) struct WorkerSlot<'pool> {
     /// Where it counts finished tasks.
     pub(crate) tally: Tally,
-    /// Its seat (`seats.rs`).
+    /// Its seat (`seats.rs`), by index and its line: looked up once, not
+    /// per task.
     pub(crate) seat: usize,
+    pub(crate) line: &'pool Mailbox,
     /// `Limits::shrinks` when it last found the pool not over capacity.
     pub(crate) shrinks_seen: u64,
 }

@@ -22,13 +22,17 @@
 //!
 //! Why no wake-up is lost: a worker clears its mark, then issues the
 //! hand-shake of `waiters.rs` (`task_gone`, or `seat_cleared` for a mark of
-//! a claim that lost); a wait polls its condition under that protocol.
-//! Every waiter re-polls on each such event, so one that was waiting when
-//! its tasks finished returns, whatever other waiters and schedulers do.
+//! a claim that lost); a wait sleeps with its bound and polls its condition
+//! under that protocol. A finished task wakes every sleeping wait unless it
+//! cannot end any of them (`may_end_a_wait`; the argument is in
+//! `waiters.rs`), so one that was waiting when its tasks finished returns,
+//! whatever other waiters and schedulers do.
 //!
 //! Cost: nothing on the schedule path in queue modes; in hand-off mode one
 //! load of a line that only waits write. Workers store their mark twice
-//! per task, on their own seat's line.
+//! per task, on their own seat's line; while a wait sleeps, a worker reads
+//! the bounds (and in queue modes the queue's head) per task, and wakes
+//! the wait only once the queue has passed its bound.
 //!
 //! Task groups reuse the same sleeping and the same completion events; a
 //! group keeps its own count of pending tasks instead of marks.
@@ -36,7 +40,7 @@
 use std::time::Instant;
 
 use crate::shared::{Delivery, Shared};
-use crate::waiters::Reason;
+use crate::waiters::{Bounds, Reason};
 use crate::{Error, current};
 
 impl Shared {
@@ -93,8 +97,22 @@ impl Shared {
             return Err(Error::Timeout);
         }
         self.waiters
-            .sleep_until(Reason::Done, deadline, poll)
+            .sleep_until(Reason::Done(bound), deadline, poll)
             .unwrap_or(Err(Error::Timeout))
+    }
+
+    /// Whether a task marked `mark` that just finished may be the last one
+    /// a sleeping wait waits for, given the sleeping waits' `bounds`: it is
+    /// below the greatest bound, and (queue modes) the queue's head has
+    /// passed the least bound, so no task below it is still queued. Called
+    /// after the worker's fence (`Waiters::task_gone`), which makes the
+    /// head read sound (`waiters.rs`, "Which finished task wakes a wait").
+    pub(crate) fn may_end_a_wait(&self, mark: u64, bounds: Bounds) -> bool {
+        mark < bounds.greatest
+            && match &self.delivery {
+                Delivery::Queue { queue, .. } => queue.popped() >= bounds.least,
+                Delivery::HandOff => true,
+            }
     }
 
     /// Whether no task below `bound` is queued or held by a worker.

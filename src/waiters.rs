@@ -4,7 +4,8 @@
 //! leave (`roster`). Each sleeper polls its own condition; the events below
 //! wake the sleepers whose condition they may have made true:
 //!
-//! * a task finished (`task_gone`): room for one scheduler, and any wait;
+//! * a task finished (`task_gone`): room for one scheduler, and any wait
+//!   that task may end (below);
 //! * a worker's seat stopped showing a task it never got (`seat_cleared`):
 //!   any wait;
 //! * a worker left the counts, or an idle line became claimable again
@@ -25,45 +26,115 @@
 //! sleeper's poll sees the completion. A scheduler that gives a counted
 //! task back does the same after its change of the counts.
 //!
-//! Workers pay one fence and one load per task of a line that changes only
-//! when somebody starts or stops waiting.
+//! `asleep` has a bit per kind of sleeper, so an event takes the lock only
+//! when a sleeper it may wake is there. Workers pay one fence and one load
+//! per task of a line that changes only when somebody starts or stops
+//! waiting.
+//!
+//! # Which finished task wakes a wait
+//!
+//! A wait sleeps with its bound (`wait.rs`), and the least and greatest
+//! bound of the sleeping waits are published next to `asleep` (under the
+//! lock, before the sleeper's fence). A worker whose finished task cannot
+//! end any of them does not wake them: waking every wait on every task
+//! made a pool drained under `pool_wait` pay a futex wake and a waiter's
+//! poll per task (W2 in BENCHMARKS.md). The caller decides from the bounds
+//! (`Shared::may_end_a_wait`): the task is below the greatest bound, and in
+//! queue modes the queue's head has passed the least one. No wake-up is
+//! lost: of the workers that finish the tasks below a bound `b` after the
+//! sleeper's fence, the one whose fence comes last sees every pop of those
+//! tasks (each sequenced before its popper's fence), so the head at or past
+//! `b`, and wakes the wait, whose poll then sees every mark cleared; if
+//! none finishes after the sleeper's fence, the sleeper's own poll sees
+//! them all.
 
 use std::time::Instant;
 
-use crate::sync::{AtomicBool, Condvar, Mutex, MutexGuard, Ordering, fence};
+use crate::sync::{AtomicU8, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, fence};
 
 #[derive(Clone, Copy)]
 pub(crate) enum Reason {
     Room,
-    Done,
+    /// A wait, with its bound (`wait.rs`).
+    Done(u64),
     Roster,
+}
+
+impl Reason {
+    /// This kind's bit in `Waiters::asleep`.
+    fn bit(self) -> u8 {
+        match self {
+            Reason::Room => ROOM,
+            Reason::Done(_) => DONE,
+            Reason::Roster => ROSTER,
+        }
+    }
+}
+
+const ROOM: u8 = 1;
+const DONE: u8 = 2;
+const ROSTER: u8 = 4;
+
+/// The least and greatest bound of the sleeping waits (`u64::MAX` and 0
+/// when none sleeps).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    pub(crate) least: u64,
+    pub(crate) greatest: u64,
 }
 
 /// Sleepers of each kind, under the lock.
 #[derive(Default)]
 struct Sleeping {
     room: u64,
-    done: u64,
     roster: u64,
+    /// The bounds of the sleeping waits, one entry each.
+    done: Vec<u64>,
 }
 
 impl Sleeping {
-    fn of(&mut self, reason: Reason) -> &mut u64 {
+    fn count(&self, reason: Reason) -> usize {
         match reason {
-            Reason::Room => &mut self.room,
-            Reason::Done => &mut self.done,
-            Reason::Roster => &mut self.roster,
+            Reason::Room => self.room as usize,
+            Reason::Done(_) => self.done.len(),
+            Reason::Roster => self.roster as usize,
         }
     }
 
-    fn total(&self) -> u64 {
-        self.room + self.done + self.roster
+    fn arrive(&mut self, reason: Reason) {
+        match reason {
+            Reason::Room => self.room += 1,
+            Reason::Done(bound) => self.done.push(bound),
+            Reason::Roster => self.roster += 1,
+        }
+    }
+
+    fn leave(&mut self, reason: Reason) {
+        match reason {
+            Reason::Room => self.room -= 1,
+            Reason::Done(bound) => {
+                let at = self.done.iter().position(|&b| b == bound);
+                self.done.swap_remove(at.expect("a sleeping wait's bound"));
+            }
+            Reason::Roster => self.roster -= 1,
+        }
+    }
+
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            least: self.done.iter().copied().min().unwrap_or(u64::MAX),
+            greatest: self.done.iter().copied().max().unwrap_or(0),
+        }
     }
 }
 
 pub(crate) struct Waiters {
-    /// Whether anybody sleeps here (changed under `lock`).
-    asleep: AtomicBool,
+    /// A bit per kind (`ROOM`, `DONE`, `ROSTER`) with sleepers (changed
+    /// under `lock`).
+    asleep: AtomicU8,
+    /// `Sleeping::bounds`, published under `lock` for `task_gone`.
+    least_bound: AtomicU64,
+    greatest_bound: AtomicU64,
     lock: Mutex<Sleeping>,
     room: Condvar,
     done: Condvar,
@@ -73,12 +144,26 @@ pub(crate) struct Waiters {
 impl Waiters {
     pub(crate) fn new() -> Self {
         Waiters {
-            asleep: AtomicBool::new(false),
+            asleep: AtomicU8::new(0),
+            least_bound: AtomicU64::new(u64::MAX),
+            greatest_bound: AtomicU64::new(0),
             lock: Mutex::new(Sleeping::default()),
             room: Condvar::new(),
             done: Condvar::new(),
             roster: Condvar::new(),
         }
+    }
+
+    /// After `guard`'s sleepers changed: the bits and bounds workers read.
+    fn publish(&self, guard: &Sleeping) {
+        let bits = [Reason::Room, Reason::Done(0), Reason::Roster]
+            .into_iter()
+            .filter(|&reason| guard.count(reason) > 0)
+            .fold(0, |bits, reason| bits | reason.bit());
+        let bounds = guard.bounds();
+        self.least_bound.store(bounds.least, Ordering::SeqCst);
+        self.greatest_bound.store(bounds.greatest, Ordering::SeqCst);
+        self.asleep.store(bits, Ordering::SeqCst);
     }
 
     fn guard(&self) -> MutexGuard<'_, Sleeping> {
@@ -99,15 +184,13 @@ impl Waiters {
     ) -> Option<T> {
         let condvar = match reason {
             Reason::Room => &self.room,
-            Reason::Done => &self.done,
+            Reason::Done(_) => &self.done,
             Reason::Roster => &self.roster,
         };
         let mut guard = self.guard();
-        if guard.total() == 0 {
-            self.asleep.store(true, Ordering::SeqCst);
-        }
+        guard.arrive(reason);
+        self.publish(&guard);
         fence(Ordering::SeqCst);
-        *guard.of(reason) += 1;
         let result = loop {
             if let Some(found) = poll() {
                 break Some(found);
@@ -130,36 +213,36 @@ impl Waiters {
                 }
             }
         };
-        *guard.of(reason) -= 1;
-        if guard.total() == 0 {
-            self.asleep.store(false, Ordering::SeqCst);
-        }
+        guard.leave(reason);
+        self.publish(&guard);
         result
-    }
-
-    /// The lock, if anybody sleeps here; `None` (no lock taken) otherwise.
-    /// The fence pairs with the sleeper's (module docs): the caller's
-    /// change before it is seen by any poll that this finds no sleeper for.
-    fn sleepers(&self) -> Option<MutexGuard<'_, Sleeping>> {
-        fence(Ordering::SeqCst);
-        if !self.asleep.load(Ordering::SeqCst) {
-            return None;
-        }
-        Some(self.guard())
     }
 
     /// Wakes, if any sleep here: one scheduler waiting for room (`room`:
     /// one slot freed, one scheduler can use it; if that one gives up, by
     /// timeout or shutdown, it polls once more, so the slot is not lost),
-    /// every wait (`done`), every shrink (`roster`).
-    fn notify(&self, room: bool, done: bool, roster: bool) {
-        let Some(guard) = self.sleepers() else {
+    /// every wait if `done` says one may end (it gets the bounds of the
+    /// sleeping waits), every shrink (`roster`). The fence pairs with the
+    /// sleeper's (module docs): the caller's change before it is seen by
+    /// any poll that this finds no sleeper for.
+    fn notify(&self, room: bool, done: impl FnOnce(Bounds) -> bool, roster: bool) {
+        fence(Ordering::SeqCst);
+        let asleep = self.asleep.load(Ordering::SeqCst);
+        let room = room && asleep & ROOM != 0;
+        let roster = roster && asleep & ROSTER != 0;
+        let done = asleep & DONE != 0
+            && done(Bounds {
+                least: self.least_bound.load(Ordering::SeqCst),
+                greatest: self.greatest_bound.load(Ordering::SeqCst),
+            });
+        if !(room || done || roster) {
             return;
-        };
+        }
+        let guard = self.guard();
         if room && guard.room > 0 {
             self.room.notify_one();
         }
-        if done && guard.done > 0 {
+        if done && !guard.done.is_empty() {
             self.done.notify_all();
         }
         if roster && guard.roster > 0 {
@@ -167,29 +250,36 @@ impl Waiters {
         }
     }
 
-    /// A task finished, or a counted one was given back: room for one
-    /// scheduler, and every wait polls again.
-    pub(crate) fn task_gone(&self) {
-        self.notify(true, true, false);
+    /// A task finished: room for one scheduler, and every wait polls again
+    /// if `may_end_a_wait` says the task may be the last one a sleeping
+    /// wait waits for (module docs).
+    pub(crate) fn task_gone(&self, may_end_a_wait: impl FnOnce(Bounds) -> bool) {
+        self.notify(true, may_end_a_wait, false);
+    }
+
+    /// A counted task was given back, never delivered: room for one
+    /// scheduler (no wait waits for it: it has no mark).
+    pub(crate) fn task_withdrawn(&self) {
+        self.notify(true, |_| false, false);
     }
 
     /// A worker's seat stopped showing a task it did not get: every wait
     /// polls again.
     pub(crate) fn seat_cleared(&self) {
-        self.notify(false, true, false);
+        self.notify(false, |_| true, false);
     }
 
     /// A worker left the counts, or an idle worker asked to retire stayed:
     /// room for one scheduler (a worker can be started, or claimed), and
     /// the shrink polls again.
     pub(crate) fn room_made(&self) {
-        self.notify(true, false, true);
+        self.notify(true, |_| false, true);
     }
 
     /// A worker's `on_start` hook returned, or a worker took a task after a
     /// shrink: the shrink polls again.
     pub(crate) fn roster_changed(&self) {
-        self.notify(false, false, true);
+        self.notify(false, |_| false, true);
     }
 
     /// Wakes every sleeper: capacity grew, or the pool is closing.
@@ -227,7 +317,7 @@ mod loom_models {
                 let (done, waiters) = (Arc::clone(&done), Arc::clone(&waiters));
                 loom::thread::spawn(move || {
                     done.record(&done.claim(0));
-                    waiters.task_gone();
+                    waiters.task_gone(|_| true);
                 })
             };
             let got_room = waiters.sleep_until(Reason::Room, None, || {
@@ -258,11 +348,13 @@ mod loom_models {
                     let (done, waiters) = (Arc::clone(&done), Arc::clone(&waiters));
                     loom::thread::spawn(move || {
                         done.record(&done.claim(shard));
-                        waiters.task_gone();
+                        waiters.task_gone(|_| true);
                     })
                 })
                 .collect();
-            waiters.sleep_until(Reason::Done, None, || drained(&counts, &done).then_some(()));
+            waiters.sleep_until(Reason::Done(0), None, || {
+                drained(&counts, &done).then_some(())
+            });
             for worker in workers {
                 worker.join().unwrap();
             }

@@ -96,7 +96,7 @@ pub(crate) fn live(
     number: usize,
     seat: usize,
     on_start: impl FnOnce(),
-) -> WorkerSlot {
+) -> WorkerSlot<'_> {
     let mut me = shared.worker_slot(number, seat);
     on_start();
     shared.start_hook_done(&mut me);
