@@ -33,9 +33,10 @@
 //!
 //! # Which finished task wakes a wait
 //!
-//! A wait sleeps with its bound (`wait.rs`), and the least and greatest
-//! bound of the sleeping waits are published next to `asleep` (under the
-//! lock, before the sleeper's fence). A worker whose finished task cannot
+//! A wait sleeps with its bound (`wait.rs`), and a least and a greatest
+//! bound covering every sleeping wait's (those of the waits that arrived
+//! since none slept) are published next to `asleep` (under the lock,
+//! before the sleeper's fence). A worker whose finished task cannot
 //! end any of them does not wake them: waking every wait on every task
 //! made a pool drained under `pool_wait` pay a futex wake and a waiter's
 //! poll per task (W2 in BENCHMARKS.md). The caller decides from the bounds
@@ -75,8 +76,8 @@ const ROOM: u8 = 1;
 const DONE: u8 = 2;
 const ROSTER: u8 = 4;
 
-/// The least and greatest bound of the sleeping waits (`u64::MAX` and 0
-/// when none sleeps).
+/// A least and a greatest bound of the sleeping waits (`u64::MAX` and 0
+/// when none sleeps): every sleeping wait's bound lies between them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Bounds {
     pub(crate) least: u64,
@@ -84,27 +85,40 @@ pub(crate) struct Bounds {
 }
 
 /// Sleepers of each kind, under the lock.
-#[derive(Default)]
 struct Sleeping {
     room: u64,
     roster: u64,
-    /// The bounds of the sleeping waits, one entry each.
-    done: Vec<u64>,
+    done: u64,
+    /// Bounds at or beyond those of every sleeping wait: the least and
+    /// greatest bound of the waits that arrived since none slept. Never
+    /// narrower than the true ones (a wider range only wakes more often),
+    /// and kept without a heap allocation, which a wait must not make
+    /// (`make -C c_examples alloc-check`).
+    bounds: Bounds,
 }
 
+const NO_BOUNDS: Bounds = Bounds {
+    least: u64::MAX,
+    greatest: 0,
+};
+
 impl Sleeping {
-    fn count(&self, reason: Reason) -> usize {
+    fn count(&self, reason: Reason) -> u64 {
         match reason {
-            Reason::Room => self.room as usize,
-            Reason::Done(_) => self.done.len(),
-            Reason::Roster => self.roster as usize,
+            Reason::Room => self.room,
+            Reason::Done(_) => self.done,
+            Reason::Roster => self.roster,
         }
     }
 
     fn arrive(&mut self, reason: Reason) {
         match reason {
             Reason::Room => self.room += 1,
-            Reason::Done(bound) => self.done.push(bound),
+            Reason::Done(bound) => {
+                self.done += 1;
+                self.bounds.least = self.bounds.least.min(bound);
+                self.bounds.greatest = self.bounds.greatest.max(bound);
+            }
             Reason::Roster => self.roster += 1,
         }
     }
@@ -112,18 +126,13 @@ impl Sleeping {
     fn leave(&mut self, reason: Reason) {
         match reason {
             Reason::Room => self.room -= 1,
-            Reason::Done(bound) => {
-                let at = self.done.iter().position(|&b| b == bound);
-                self.done.swap_remove(at.expect("a sleeping wait's bound"));
+            Reason::Done(_) => {
+                self.done -= 1;
+                if self.done == 0 {
+                    self.bounds = NO_BOUNDS;
+                }
             }
             Reason::Roster => self.roster -= 1,
-        }
-    }
-
-    fn bounds(&self) -> Bounds {
-        Bounds {
-            least: self.done.iter().copied().min().unwrap_or(u64::MAX),
-            greatest: self.done.iter().copied().max().unwrap_or(0),
         }
     }
 }
@@ -147,7 +156,12 @@ impl Waiters {
             asleep: AtomicU8::new(0),
             least_bound: AtomicU64::new(u64::MAX),
             greatest_bound: AtomicU64::new(0),
-            lock: Mutex::new(Sleeping::default()),
+            lock: Mutex::new(Sleeping {
+                room: 0,
+                roster: 0,
+                done: 0,
+                bounds: NO_BOUNDS,
+            }),
             room: Condvar::new(),
             done: Condvar::new(),
             roster: Condvar::new(),
@@ -160,7 +174,7 @@ impl Waiters {
             .into_iter()
             .filter(|&reason| guard.count(reason) > 0)
             .fold(0, |bits, reason| bits | reason.bit());
-        let bounds = guard.bounds();
+        let bounds = guard.bounds;
         self.least_bound.store(bounds.least, Ordering::SeqCst);
         self.greatest_bound.store(bounds.greatest, Ordering::SeqCst);
         self.asleep.store(bits, Ordering::SeqCst);
@@ -242,7 +256,7 @@ impl Waiters {
         if room && guard.room > 0 {
             self.room.notify_one();
         }
-        if done && !guard.done.is_empty() {
+        if done && guard.done > 0 {
             self.done.notify_all();
         }
         if roster && guard.roster > 0 {

@@ -224,3 +224,35 @@ fn larger_closures_are_boxed_once_each() {
     );
     assert_eq!(COUNT.load(Ordering::SeqCst), 2 * TASKS);
 }
+
+/// A wait that sleeps allocates nothing (its bound is kept in place, not
+/// in a list): a timed `pool_wait_timeout` behind a held task, in both
+/// kinds of mode. (`make -C c_examples alloc-check` counts a whole run's
+/// allocations with valgrind; the one `pool_wait` there sleeps or not as
+/// the run goes, so an allocation by a sleeping wait made it flaky.)
+#[test]
+fn a_sleeping_wait_allocates_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    for queue_size in [0, usize::MAX] {
+        let pool = common::new_pool(1, true, true, queue_size);
+        let held = common::leak(common::Gated::new());
+        assert_eq!(
+            common::schedule(pool, common::gated_task, common::arg(held)),
+            pool_status::POOL_OK
+        );
+        common::wait_until("the worker holds the task", || held.started() == 1);
+        ALLOCS.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        // SAFETY: plain C-API use.
+        let status = unsafe { pool_wait_timeout(pool, 50) };
+        COUNTING.store(false, Ordering::SeqCst);
+        assert_eq!(status, pool_status::POOL_ERR_TIMEOUT);
+        let allocs = ALLOCS.load(Ordering::SeqCst);
+        held.open();
+        common::free_pool(pool);
+        assert_eq!(
+            allocs, 0,
+            "queue_size {queue_size}: a sleeping wait allocated"
+        );
+    }
+}
