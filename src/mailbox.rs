@@ -243,6 +243,26 @@ impl Mailbox {
         self.delivered.load(Ordering::Relaxed)
     }
 
+    /// The mark of the task this seat's worker holds (read by that worker).
+    pub(crate) fn held_mark(&self) -> u64 {
+        self.mark.load(Ordering::Relaxed)
+    }
+
+    /// The seat's worker holds no task now (queue modes: only it writes its
+    /// mark). Release: the worker's count of the task comes before.
+    pub(crate) fn clear_mark(&self) {
+        self.mark.store(NO_MARK, Ordering::Release);
+    }
+
+    /// Hand-off mode: the seat's worker no longer holds the task marked
+    /// `mark`: the seat shows no task, unless a claim already gave it the
+    /// next task's mark (once the line reopened). Release, as above.
+    pub(crate) fn clear_mark_if(&self, mark: u64) {
+        let _ = self
+            .mark
+            .compare_exchange(mark, NO_MARK, Ordering::Release, Ordering::Relaxed);
+    }
+
     /// The line's worker left: no claimer can touch it any more.
     pub(crate) fn vacate(&self) {
         self.state.store(VACANT, Ordering::Release);

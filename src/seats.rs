@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use crossbeam_utils::CachePadded;
 
 use crate::job::Job;
-use crate::mailbox::{Claim, Mailbox, NO_MARK};
+use crate::mailbox::{Claim, Mailbox};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Seats per chunk.
@@ -212,27 +212,5 @@ impl Seats {
     pub(crate) fn all_marks_at_least(&self, bound: u64) -> bool {
         self.lines()
             .all(|line| line.mark.load(Ordering::SeqCst) >= bound)
-    }
-}
-
-impl Mailbox {
-    /// The mark of the task this seat's worker holds (read by that worker).
-    pub(crate) fn held_mark(&self) -> u64 {
-        self.mark.load(Ordering::Relaxed)
-    }
-
-    /// The seat's worker holds no task now (queue modes: only it writes its
-    /// mark). Release: the worker's count of the task comes before.
-    pub(crate) fn clear_mark(&self) {
-        self.mark.store(NO_MARK, Ordering::Release);
-    }
-
-    /// Hand-off mode: the seat's worker no longer holds the task marked
-    /// `mark`: the seat shows no task, unless a claim already gave it the
-    /// next task's mark (once the line reopened). Release, as above.
-    pub(crate) fn clear_mark_if(&self, mark: u64) {
-        let _ = self
-            .mark
-            .compare_exchange(mark, NO_MARK, Ordering::Release, Ordering::Relaxed);
     }
 }

@@ -259,7 +259,7 @@ impl Shared {
                 self.seats.delivered() + tallies.first_jobs.load(Ordering::Relaxed)
             }
         };
-        let submitted = (accepted + inline).max(done.total() + inline);
+        let submitted = accepted.max(done.total()) + inline;
         crate::Stats {
             capacity: self.cap() as usize,
             workers: c.live() as usize,

@@ -61,17 +61,6 @@ pub(crate) enum Reason {
     Roster,
 }
 
-impl Reason {
-    /// This kind's bit in `Waiters::asleep`.
-    fn bit(self) -> u8 {
-        match self {
-            Reason::Room => ROOM,
-            Reason::Done(_) => DONE,
-            Reason::Roster => ROSTER,
-        }
-    }
-}
-
 const ROOM: u8 = 1;
 const DONE: u8 = 2;
 const ROSTER: u8 = 4;
@@ -103,12 +92,10 @@ const NO_BOUNDS: Bounds = Bounds {
 };
 
 impl Sleeping {
-    fn count(&self, reason: Reason) -> u64 {
-        match reason {
-            Reason::Room => self.room,
-            Reason::Done(_) => self.done,
-            Reason::Roster => self.roster,
-        }
+    /// The `asleep` bits of the kinds with sleepers.
+    fn bits(&self) -> u8 {
+        let bit = |sleepers: u64, bit: u8| if sleepers > 0 { bit } else { 0 };
+        bit(self.room, ROOM) | bit(self.done, DONE) | bit(self.roster, ROSTER)
     }
 
     fn arrive(&mut self, reason: Reason) {
@@ -170,14 +157,10 @@ impl Waiters {
 
     /// After `guard`'s sleepers changed: the bits and bounds workers read.
     fn publish(&self, guard: &Sleeping) {
-        let bits = [Reason::Room, Reason::Done(0), Reason::Roster]
-            .into_iter()
-            .filter(|&reason| guard.count(reason) > 0)
-            .fold(0, |bits, reason| bits | reason.bit());
-        let bounds = guard.bounds;
-        self.least_bound.store(bounds.least, Ordering::SeqCst);
-        self.greatest_bound.store(bounds.greatest, Ordering::SeqCst);
-        self.asleep.store(bits, Ordering::SeqCst);
+        self.least_bound.store(guard.bounds.least, Ordering::SeqCst);
+        self.greatest_bound
+            .store(guard.bounds.greatest, Ordering::SeqCst);
+        self.asleep.store(guard.bits(), Ordering::SeqCst);
     }
 
     fn guard(&self) -> MutexGuard<'_, Sleeping> {
