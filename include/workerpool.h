@@ -18,7 +18,7 @@
 
 /* The version of this header; pool_version() gives the library's. */
 #define WORKERPOOL_VERSION_MAJOR 0
-#define WORKERPOOL_VERSION_MINOR 1
+#define WORKERPOOL_VERSION_MINOR 2
 #define WORKERPOOL_VERSION_PATCH 0
 
 
@@ -62,7 +62,26 @@ typedef enum pool_status {
    * `pool_wait` / `pool_free` called from one of this pool's own workers.
    */
   POOL_ERR_DEADLOCK = 6,
+  /**
+   * The pool (or group) was created before a `fork()` and this is the
+   * child process: its threads do not exist here.
+   */
+  POOL_ERR_FORKED = 7,
 } pool_status;
+
+/**
+ * What `pool_shutdown` does with the tasks still queued.
+ */
+typedef enum pool_shutdown_mode {
+  /**
+   * Let the queued tasks run.
+   */
+  POOL_SHUTDOWN_DRAIN = 0,
+  /**
+   * Remove them unrun, handing each to `on_cancel`.
+   */
+  POOL_SHUTDOWN_CANCEL = 1,
+} pool_shutdown_mode;
 
 /**
  * Opaque pool handle. Create with `pool_new`, free with `pool_free`. Every
@@ -73,6 +92,71 @@ typedef enum pool_status {
 typedef struct pool pool_t;
 
 /**
+ * A task: called once, on a worker thread, with the `arg` given when it
+ * was scheduled. NULL is refused with `POOL_ERR_INVALID`.
+ */
+typedef void (*pool_task_fn)(void *arg);
+
+/**
+ * Called once per task removed unrun (`pool_cancel_queued`, a cancelling
+ * `pool_shutdown`), on the thread that removed it, with the task's
+ * function and argument as they were scheduled and the `ctx` given with
+ * the call: the place to free `arg`. It must not call back into the same
+ * pool's `pool_cancel_queued` or `pool_shutdown`.
+ */
+typedef void (*pool_cancel_fn)(pool_task_fn task, void *arg, void *ctx);
+
+/**
+ * What `pool_shutdown` found when it returned.
+ */
+typedef struct pool_shutdown_report {
+  /**
+   * Tasks handed to `on_cancel` by this call.
+   */
+  uint64_t cancelled;
+  /**
+   * Tasks still queued when it returned (a `DRAIN` that timed out).
+   */
+  uint64_t queued;
+  /**
+   * Tasks still running when it returned.
+   */
+  uint32_t running;
+} pool_shutdown_report;
+
+/**
+ * Opaque task group handle: a subset of a pool's tasks that can be waited
+ * for while the pool serves others. Create with `pool_group_new`, release
+ * with `pool_group_free`. Every function taking a `pool_group_t *` is
+ * thread-safe until `pool_group_free` is called; using the handle after
+ * that is undefined, as with `free()`.
+ */
+typedef struct pool_group pool_group_t;
+
+/**
+ * A snapshot of a group's counters (`pool_group_get_stats`). Fields are
+ * only ever appended; a call writes only those that fit the size passed.
+ */
+typedef struct pool_group_stats {
+  /**
+   * Tasks accepted into the group.
+   */
+  uint64_t submitted;
+  /**
+   * Of those, finished (inline runs included).
+   */
+  uint64_t completed;
+  /**
+   * Of those, removed unrun (`pool_cancel_queued`, `pool_shutdown`).
+   */
+  uint64_t cancelled;
+  /**
+   * `submitted - completed - cancelled`.
+   */
+  uint64_t pending;
+} pool_group_stats;
+
+/**
  * Opaque option builder. Create with `pool_options_new`, free with
  * `pool_options_free`. Not thread-safe: do not change one options object
  * from two threads at once (reading it in `pool_new` from several threads
@@ -81,14 +165,9 @@ typedef struct pool pool_t;
 typedef struct pool_options pool_options_t;
 
 /**
- * A task: called once, on a worker thread, with the `arg` given when it
- * was scheduled. NULL is refused with `POOL_ERR_INVALID`.
- */
-typedef void (*pool_task_fn)(void *arg);
-
-/**
- * A snapshot of a pool's counters (`pool_get_stats`). Fields are only ever
- * appended; counters saturate at their type's maximum.
+ * A snapshot of a pool's counters (`pool_get_stats_sized`). Fields are
+ * only ever appended, and a call writes only those that fit the size the
+ * caller passes; counters saturate at their type's maximum.
  */
 typedef struct pool_stats {
   /**
@@ -120,11 +199,235 @@ typedef struct pool_stats {
    * `POOL_ERR_FREED`.
    */
   uint64_t rejected;
+  /**
+   * (0.2) Accepted tasks removed unrun by `pool_cancel_queued` or a
+   * cancelling `pool_shutdown`. Read through `pool_get_stats_sized`.
+   */
+  uint64_t cancelled;
+  /**
+   * (0.2) 1 while paused (`pool_pause`), else 0. Read through
+   * `pool_get_stats_sized`.
+   */
+  uint32_t paused;
 } pool_stats;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Pauses the pool: from the return on, workers start no task until
+ * `pool_resume` (running tasks finish; a task a worker had already taken
+ * when the call began may still start). Schedules are still accepted
+ * while the queue has room (tasks still running count against it until
+ * they end); a hand-off pool (`queue_size` 0) is full while paused. So
+ * schedules block, time out or are refused as on a full pool (and a task
+ * of the pool scheduling on it runs the new task inline, as on a full
+ * pool). `pool_wait` waits meanwhile: use `pool_wait_timeout`. Pausing
+ * twice is the same as once; `pool_free` and `pool_shutdown` resume a
+ * paused pool. `pool_stats.paused` is 1 while paused. Thread-safe.
+ *
+ * Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` or `pool_shutdown`
+ * began), `POOL_ERR_FORKED` (in a child after `fork()`),
+ * `POOL_ERR_INVALID` (`pool` NULL).
+ *
+ * # Safety
+ * `pool` is NULL or a live handle.
+ */
+enum pool_status pool_pause(pool_t *pool);
+
+/**
+ * Resumes a paused pool: workers take the queued tasks, in order, and
+ * schedulers waiting for room are let in. A pool that is not paused is
+ * left as it is. Thread-safe.
+ *
+ * Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` began),
+ * `POOL_ERR_FORKED`, `POOL_ERR_INVALID` (`pool` NULL).
+ *
+ * # Safety
+ * `pool` is NULL or a live handle.
+ */
+enum pool_status pool_resume(pool_t *pool);
+
+/**
+ * Removes every task accepted and not yet started, and calls
+ * `on_cancel(task, arg, ctx)` (may be NULL) exactly once per removed task,
+ * on the calling thread, before returning, so the caller can free `arg`.
+ * `*cancelled` (may be NULL) gets their number. Running tasks are not
+ * touched; removed tasks never run, and count in `pool_stats.cancelled`
+ * (and in their group's `cancelled`). Tasks accepted while the call runs
+ * may or may not be removed. In hand-off mode (`queue_size` 0) every
+ * accepted task is already with a worker: none is removed.
+ *
+ * Thread-safe; `on_cancel` must not call `pool_cancel_queued` or
+ * `pool_shutdown` on the same pool.
+ *
+ * Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` began; after a
+ * `pool_shutdown` it still works), `POOL_ERR_FORKED`, `POOL_ERR_INVALID`
+ * (`pool` NULL).
+ *
+ * # Safety
+ * `pool` is NULL or a live handle; `cancelled` is NULL or writable;
+ * `on_cancel` is NULL or safe to call with `ctx` on this thread.
+ */
+enum pool_status pool_cancel_queued(pool_t *pool,
+                                    pool_cancel_fn on_cancel,
+                                    void *ctx,
+                                    uint64_t *cancelled);
+
+/**
+ * Begins shutting down exactly as `pool_free` does (new and blocked
+ * schedulers get `POOL_ERR_FREED`; a paused pool is resumed);
+ * `POOL_SHUTDOWN_DRAIN` lets the queued tasks run, `POOL_SHUTDOWN_CANCEL`
+ * removes them as `pool_cancel_queued` does, handing each to `on_cancel`
+ * (may be NULL) on this thread. Then waits up to `timeout_ms` (0: no
+ * wait, `UINT64_MAX`: for ever) for the remaining tasks to finish and
+ * every worker to be joined (each has run `on_exit`). No thread is ever
+ * killed. `report` (may be NULL) gets what this call cancelled and what
+ * still ran or waited when it returned.
+ *
+ * It may be called again: to wait longer, or to cancel what a drain left.
+ * The handle stays valid, and readable (`pool_get_stats`), until
+ * `pool_free`, which then waits for whatever still runs and releases the
+ * memory. Thread-safe, as `pool_free`.
+ *
+ * Returns `POOL_OK` (every worker joined), `POOL_ERR_TIMEOUT` (some task
+ * still runs or waits at the deadline), `POOL_ERR_DEADLOCK` (called from a
+ * worker of this pool: nothing is done), `POOL_ERR_FREED` (`pool_free`
+ * began), `POOL_ERR_FORKED`, `POOL_ERR_INVALID` (`pool` NULL, or `mode`
+ * not a `pool_shutdown_mode`).
+ *
+ * # Safety
+ * `pool` is NULL or a live handle; `report` is NULL or writable;
+ * `on_cancel` is NULL or safe to call with `ctx` on this thread.
+ */
+enum pool_status pool_shutdown(pool_t *pool,
+                               pool_shutdown_mode mode,
+                               uint64_t timeout_ms,
+                               pool_cancel_fn on_cancel,
+                               void *ctx,
+                               struct pool_shutdown_report *report);
+
+/**
+ * Creates a task group on `pool`. Any number of groups per pool. The group
+ * may outlive its pool: once `pool_free` began, its schedules return
+ * `POOL_ERR_FREED` and its wait returns as soon as nothing is pending;
+ * it must still be freed with `pool_group_free`. Thread-safe.
+ *
+ * Returns the handle, owned by the caller; NULL with errno `EINVAL`
+ * (`pool` NULL), `ECANCELED` (`pool_free` or `pool_shutdown` began),
+ * `ECHILD` (`pool` was created before a `fork()` and this is the child).
+ *
+ * # Safety
+ * `pool` is NULL or a live handle.
+ */
+pool_group_t *pool_group_new(pool_t *pool);
+
+/**
+ * Schedules `task(arg)` on the group's pool, counted in the group: the
+ * pool's `pool_schedule` in every other way (admission, blocking, the
+ * inline rule, statuses), plus one atomic add and one atomic subtract of
+ * the group's count per task.
+ *
+ * Ownership: `arg` stays the caller's. Thread-safe: any thread, tasks
+ * included (a task of the group may add more tasks to it).
+ *
+ * Returns `POOL_OK`, `POOL_ERR_NO_IDLE_WORKER`, `POOL_ERR_FREED`
+ * (`pool_free` or `pool_shutdown` of the pool began), `POOL_ERR_SPAWN`,
+ * `POOL_ERR_DEADLOCK` (inline runs too deep), `POOL_ERR_FORKED`,
+ * `POOL_ERR_INVALID` (`group` or `task` NULL).
+ *
+ * # Safety
+ * `group` is NULL or a live handle; `task(arg)` must be safe to call on
+ * another thread.
+ */
+enum pool_status pool_group_schedule(pool_group_t *group, pool_task_fn task, void *arg);
+
+/**
+ * As `pool_group_schedule`, never waiting (`pool_try_schedule`).
+ *
+ * # Safety
+ * As for `pool_group_schedule`.
+ */
+enum pool_status pool_group_try_schedule(pool_group_t *group, pool_task_fn task, void *arg);
+
+/**
+ * As `pool_group_schedule`, waiting at most `timeout_ms` for room
+ * (`pool_schedule_timeout`; 0 never waits and reports `POOL_ERR_TIMEOUT`).
+ *
+ * # Safety
+ * As for `pool_group_schedule`.
+ */
+enum pool_status pool_group_schedule_timeout(pool_group_t *group,
+                                             pool_task_fn task,
+                                             void *arg,
+                                             uint64_t timeout_ms);
+
+/**
+ * Waits until every task of the group accepted before the call has
+ * finished or was cancelled, at most `timeout_ms` (0 polls, `UINT64_MAX`
+ * waits for ever). Tasks others add meanwhile do not hold it for long:
+ * it may also wait for those added while tasks of an earlier wait were
+ * still running, never for later ones. Several threads may wait on one
+ * group. Called from a worker of the group's pool (a task doing
+ * fork-join), the worker runs the pool's queued tasks while it waits, so
+ * the pool cannot starve. Thread-safe.
+ *
+ * Returns `POOL_OK`, `POOL_ERR_TIMEOUT`, `POOL_ERR_DEADLOCK` (called from a
+ * task of this very group, which would wait for itself),
+ * `POOL_ERR_FORKED`, `POOL_ERR_INVALID` (`group` NULL).
+ *
+ * # Safety
+ * `group` is NULL or a live handle.
+ */
+enum pool_status pool_group_wait(pool_group_t *group, uint64_t timeout_ms);
+
+/**
+ * An eventfd owned by the group, made on the first call and closed by
+ * `pool_group_free` (do not close it). Each time the group's pending
+ * count drops to 0 it is made readable (and at once, if nothing is
+ * pending when it is made); reading its 8 bytes clears it. A program
+ * polls it (epoll, poll, libuv, GLib, asyncio's `add_reader`), reads it,
+ * then checks `pool_group_wait(group, 0)`: more tasks may have arrived.
+ * Thread-safe.
+ *
+ * Returns the fd, or -1 with errno set: `EINVAL` (`group` NULL), `ECHILD`
+ * (in a child after `fork()`), or `eventfd`'s own (`EMFILE`, `ENFILE`,
+ * `ENOMEM`).
+ *
+ * # Safety
+ * `group` is NULL or a live handle.
+ */
+int pool_group_fd(pool_group_t *group);
+
+/**
+ * Writes every field of a snapshot of the group's counters that lies
+ * wholly within the first `out_size` bytes of `*out` (call it as
+ * `pool_group_get_stats(g, &s, sizeof s)`). Does nothing if `group` or
+ * `out` is NULL, or in a child after `fork()`. Thread-safe; a snapshot:
+ * under load the fields may be a few tasks apart.
+ *
+ * # Safety
+ * `group` is NULL or a live handle; `out` is NULL or points to
+ * `out_size` writable bytes.
+ */
+void pool_group_get_stats(const pool_group_t *group, struct pool_group_stats *out, size_t out_size);
+
+/**
+ * Waits for the group's pending tasks (also those its tasks add
+ * meanwhile), then releases the group and its fd. The pool is not
+ * affected. `pool_group_free(NULL)` is a no-op returning `POOL_OK`. Must
+ * be called once per handle, when no other thread uses it. In a child
+ * after `fork()` it releases the handle at once (the tasks' state is the
+ * parent's, left untouched) and returns `POOL_OK`.
+ *
+ * Returns `POOL_OK`, or `POOL_ERR_DEADLOCK` from a task of this group (the
+ * group is then untouched).
+ *
+ * # Safety
+ * `group` is NULL or a live handle not freed before.
+ */
+enum pool_status pool_group_free(pool_group_t *group);
 
 /**
  * Creates a pool of at most `capacity` workers (`<= 0` gives 100, above
@@ -285,16 +588,34 @@ enum pool_status pool_wait_timeout(pool_t *pool, uint64_t timeout_ms);
 enum pool_status pool_set_capacity(pool_t *pool, int capacity);
 
 /**
- * Writes a snapshot of the pool's counters to `*out`. Does nothing if
- * `pool` or `out` is NULL, or once `pool_free` began. Thread-safe; the
- * fields are read without a common lock, so under load they may be a few
- * tasks apart.
+ * Writes a snapshot of the pool's counters to `*out`: exactly the seven
+ * fields of version 0.1 (`capacity` to `rejected`), so a program built
+ * against the 0.1 header, whose `pool_stats` is that long, keeps working;
+ * the fields appended since come through `pool_get_stats_sized`. Does
+ * nothing if `pool` or `out` is NULL, once `pool_free` began, or in a
+ * child process after `fork()`. Thread-safe; the fields are read without
+ * a common lock, so under load they may be a few tasks apart.
  *
  * # Safety
  * `pool` is NULL or a live handle; `out` is NULL or points to writable
- * memory for a `pool_stats`.
+ * memory for the seven 0.1 fields of a `pool_stats` (40 bytes).
  */
 void pool_get_stats(const pool_t *pool, struct pool_stats *out);
+
+/**
+ * Writes every field of a snapshot of the pool's counters that lies wholly
+ * within the first `out_size` bytes of `*out`, and nothing beyond (call it
+ * as `pool_get_stats_sized(p, &s, sizeof s)`): a program built against an
+ * older header passes its smaller struct and gets the fields it knows, as
+ * the Linux kernel's extensible structs do. Does nothing if `pool` or
+ * `out` is NULL, once `pool_free` began, or in a child process after
+ * `fork()`. Thread-safe, as `pool_get_stats`.
+ *
+ * # Safety
+ * `pool` is NULL or a live handle; `out` is NULL or points to `out_size`
+ * writable bytes.
+ */
+void pool_get_stats_sized(const pool_t *pool, struct pool_stats *out, size_t out_size);
 
 /**
  * Frees the pool: stops accepting (concurrent and waiting schedulers get

@@ -92,6 +92,15 @@ pub(crate) enum Admission<'a> {
 }
 
 impl Shared {
+    /// What the blocking schedule does on a full pool, by the block option.
+    pub(crate) fn blocking_policy(&self) -> WhenFull {
+        if self.config.block {
+            WhenFull::WaitOrInline
+        } else {
+            WhenFull::Refuse
+        }
+    }
+
     /// Schedules `job` on the pool at `this`. On success the job will run
     /// exactly once.
     ///
@@ -112,7 +121,8 @@ impl Shared {
                 // Counted before the claim, the task is never counted after
                 // its completion.
                 let before = shared.counts.add_task();
-                if !before.closing() {
+                // Paused: full (`pause.rs`); closing: refused.
+                if before.open() {
                     if let Some(claim) = shared.seats.claim(|| false) {
                         claim.deliver(job);
                         return Ok(());
@@ -269,6 +279,12 @@ impl Shared {
                 return None;
             }
             let (pending, live) = (c.pending(self.done.read()), c.live());
+            if c.paused() {
+                // Only the queue's room: no worker takes a task meanwhile
+                // (tasks still running count against it until they end).
+                return (pending < queue_limit && pending < MAX_PENDING)
+                    .then(|| (c.with_task(), Admission::Queue));
+            }
             let usable = live.min(cap);
             if pending < usable {
                 Some((c.with_task(), Admission::Queue))
@@ -302,6 +318,9 @@ impl Shared {
             if c.closing() {
                 return (Admission::Closed, c);
             }
+            if c.paused() {
+                return (Admission::Full, c);
+            }
             // The long scan only if a worker can be idle: completions read
             // first, `pending` is never below the truth, so `pending >=
             // live` means none is.
@@ -318,7 +337,7 @@ impl Shared {
             }
             let cap = self.cap();
             let started = self.counts.update(|c| {
-                (!c.closing() && c.live() < cap).then(|| (c.with_task().with_worker(), ()))
+                (c.open() && c.live() < cap).then(|| (c.with_task().with_worker(), ()))
             });
             match started {
                 Ok((before, ())) => return (Admission::Spawn, before.with_task().with_worker()),

@@ -103,6 +103,12 @@ impl Completions {
         }
     }
 
+    /// One task finished on a thread that owns no shard here (a worker
+    /// running a queued task while it waits, `helping.rs`).
+    pub(crate) fn record_shared(&self) {
+        self.shared.fetch_add(1, Ordering::Release);
+    }
+
     /// The total so far. Each shard only grows, so the sum is at most the
     /// true total at any later moment.
     pub(crate) fn read(&self) -> Done {

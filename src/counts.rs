@@ -19,8 +19,8 @@
 //! sleeping, a sleeper is woken for nothing, a worker is started a little
 //! early); underestimating it never happens.
 //!
-//! Layout: bit 0 `closing`, bits 1..15 `live`, 15..29 `sleeping`, 30..64
-//! `admitted` (modulo 2^34: it sits at the top so that its `fetch_add`
+//! Layout: bit 0 `closing`, bits 1..15 `live`, 15..29 `sleeping`, bit 29
+//! `paused` (`pause.rs`), 30..64 `admitted` (modulo 2^34: it sits at the top so that its `fetch_add`
 //! wraps without carrying into the other fields). `live` and `sleeping`
 //! never exceed the maximum capacity (10,000 < 2^14).
 
@@ -35,13 +35,14 @@ const LIVE_MASK: u64 = ((1 << WORKER_BITS) - 1) << LIVE_SHIFT;
 const SLEEPING_SHIFT: u32 = LIVE_SHIFT + WORKER_BITS;
 const SLEEPING_ONE: u64 = 1 << SLEEPING_SHIFT;
 const SLEEPING_MASK: u64 = ((1 << WORKER_BITS) - 1) << SLEEPING_SHIFT;
+const PAUSED: u64 = 1 << 29;
 const ADMITTED_SHIFT: u32 = 30;
 const ADMITTED_ONE: u64 = 1 << ADMITTED_SHIFT;
 const TASK_BITS: u32 = 64 - ADMITTED_SHIFT;
 const TASK_MASK: u64 = (1 << TASK_BITS) - 1;
 
 const _: () = assert!(crate::builder::MAX_CAPACITY < 1 << WORKER_BITS);
-const _: () = assert!(SLEEPING_SHIFT + WORKER_BITS <= ADMITTED_SHIFT);
+const _: () = assert!(SLEEPING_SHIFT + WORKER_BITS <= 29);
 
 /// The most tasks that can be pending at once (about 1.7 * 10^10): the
 /// difference `admitted - done` is only meaningful below 2^34. An
@@ -83,6 +84,17 @@ impl Counts {
 
     pub(crate) fn closing(self) -> bool {
         self.0 & CLOSING != 0
+    }
+
+    /// Whether the pool is paused (`pause.rs`): admission queues only, and
+    /// hand-off mode is full.
+    pub(crate) fn paused(self) -> bool {
+        self.0 & PAUSED != 0
+    }
+
+    /// Neither closing nor paused: the hand-off fast path may claim a line.
+    pub(crate) fn open(self) -> bool {
+        self.0 & (CLOSING | PAUSED) == 0
     }
 
     /// Whether an unbounded queue's admission can only queue: not closing,
@@ -176,6 +188,15 @@ impl AtomicCounts {
         Counts(self.0.fetch_or(CLOSING, Ordering::SeqCst))
     }
 
+    /// Sets or clears the paused flag.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        if paused {
+            self.0.fetch_or(PAUSED, Ordering::SeqCst);
+        } else {
+            self.0.fetch_and(!PAUSED, Ordering::SeqCst);
+        }
+    }
+
     /// A worker counted outside a decision (the model checks' setup).
     #[cfg(all(test, loom))]
     pub(crate) fn add_worker(&self) {
@@ -211,6 +232,16 @@ mod tests {
         assert_eq!((c.pending(none), c.live(), c.closing()), (2, 1, true));
         let c = c.without_task().without_worker();
         assert_eq!((c.pending(none), c.live(), c.closing()), (1, 0, true));
+        word.set_paused(true);
+        let c = word.load();
+        let max = crate::builder::MAX_CAPACITY as u64;
+        assert_eq!(c.live(), 1);
+        let c = (1..max).fold(c, |c, _| c.with_worker());
+        let c = (0..max).fold(c, |c, _| c.with_sleeper());
+        assert_eq!((c.live(), c.sleeping(), c.paused()), (max, max, true));
+        assert_eq!((c.pending(none), c.open()), (2, false));
+        word.set_paused(false);
+        assert!(!word.load().paused());
     }
 
     #[test]

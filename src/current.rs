@@ -17,8 +17,38 @@ pub const MAX_INLINE_DEPTH: u32 = 64;
 thread_local! {
     /// Address of the `Shared` whose worker this thread is; 0 elsewhere.
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
-    /// Inline runs this thread is inside now.
+    /// Inline runs this thread is inside now (and tasks a waiting worker
+    /// runs for its pool, `helping.rs`).
     static INLINE_DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Whether this worker runs a thread hook now (`on_start`, `on_exit`).
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread runs a worker's thread hook now.
+pub(crate) fn in_hook() -> bool {
+    IN_HOOK.with(Cell::get)
+}
+
+/// Runs a thread hook, known as one meanwhile (`in_hook`).
+pub(crate) fn as_hook<R>(hook: impl FnOnce() -> R) -> R {
+    IN_HOOK.with(|h| h.set(true));
+    let result = hook();
+    IN_HOOK.with(|h| h.set(false));
+    result
+}
+
+/// Whether one more nested run fits under `MAX_INLINE_DEPTH`.
+pub(crate) fn may_nest() -> bool {
+    INLINE_DEPTH.with(Cell::get) < MAX_INLINE_DEPTH
+}
+
+/// Runs `task` one level deeper; the caller checked `may_nest`.
+pub(crate) fn run_nested<R>(task: impl FnOnce() -> R) -> R {
+    let depth = INLINE_DEPTH.with(Cell::get);
+    INLINE_DEPTH.with(|d| d.set(depth + 1));
+    let result = task();
+    INLINE_DEPTH.with(|d| d.set(depth));
+    result
 }
 
 /// Whether the calling thread is one of `shared`'s workers.

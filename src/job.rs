@@ -16,7 +16,7 @@ use std::any::Any;
 use std::ffi::c_void;
 use std::mem::{self, ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
-use std::ptr;
+use std::ptr::{self, NonNull};
 
 use crate::builder::PanicHandler;
 
@@ -45,27 +45,41 @@ impl UserData {
 
 pub(crate) type CTaskFn = unsafe extern "C" fn(*mut c_void);
 
-type Panic = Box<dyn Any + Send>;
+pub(crate) type Panic = Box<dyn Any + Send>;
 
 /// Two words, 8-aligned: what a job keeps in place.
-type Payload = MaybeUninit<[usize; 2]>;
+pub(crate) type Payload = MaybeUninit<[usize; 2]>;
 
-/// How to run or drop one kind of payload. One static table per kind (C
-/// task, closure type in place, closure type boxed).
+/// Takes a C task back out of a payload removed unrun.
+pub(crate) type CancelFn = unsafe fn(*const Kind, *mut Payload) -> (CTaskFn, UserData);
+
+/// How to run or drop one kind of payload. One static table per kind
+/// (closure type in place, closure type boxed), and two in each task group
+/// (`group.rs`: a group's C task is its function and argument in the
+/// payload, and the table's address says which group and generation).
+/// Each function gets the table's own address.
 pub(crate) struct Kind {
     /// Runs the task, consuming the payload; returns a caught panic.
-    run: unsafe fn(*mut Payload) -> Result<(), Panic>,
-    /// Drops a payload that will never run.
-    drop: unsafe fn(*mut Payload),
+    pub(crate) run: unsafe fn(*const Kind, *mut Payload) -> Result<(), Panic>,
+    /// Drops a payload that will never run (a refused schedule).
+    pub(crate) drop: unsafe fn(*const Kind, *mut Payload),
+    /// Takes a payload removed unrun (`pool_cancel_queued`): a C task gives
+    /// back its function and argument. `None`: dropped instead.
+    pub(crate) cancel: Option<CancelFn>,
+    /// Which of its owner's tables this is (a group's generation parity;
+    /// 0 for the static tables).
+    pub(crate) index: usize,
 }
 
 /// A task, ready to run exactly once on any thread.
 pub(crate) enum Job {
     /// A C task: function pointer and argument.
     Extern { func: CTaskFn, arg: UserData },
-    /// A Rust closure, in place or boxed (`kind` says which).
+    /// A Rust closure, in place or boxed, or a group's C task (`kind`
+    /// says which). `kind` points to a static table, or into a group that
+    /// the task keeps alive (`group.rs`).
     Closure {
-        kind: &'static Kind,
+        kind: NonNull<Kind>,
         payload: Payload,
     },
 }
@@ -95,7 +109,7 @@ impl Job {
             // kind's functions read it back as `F`.
             unsafe { payload.as_mut_ptr().cast::<F>().write(task) };
             Job::Closure {
-                kind: &InPlace::<F>::KIND,
+                kind: NonNull::from(&InPlace::<F>::KIND),
                 payload,
             }
         } else {
@@ -104,10 +118,57 @@ impl Job {
             // into the box.
             unsafe { payload.as_mut_ptr().cast::<*mut F>().write(boxed) };
             Job::Closure {
-                kind: &Boxed::<F>::KIND,
+                kind: NonNull::from(&Boxed::<F>::KIND),
                 payload,
             }
         }
+    }
+
+    /// A task removed unrun (cancelled): a C task gives back its function
+    /// and argument, for the caller's `on_cancel`; a Rust closure is
+    /// dropped here.
+    pub(crate) fn into_c_task(self) -> Option<(CTaskFn, UserData)> {
+        let mut job = ManuallyDrop::new(self);
+        match &mut *job {
+            Job::Extern { func, arg } => Some((*func, *arg)),
+            Job::Closure { kind, payload } => {
+                // SAFETY: `kind` is live (static, or kept alive by this task)
+                // and matches the payload its constructor wrote; the payload
+                // is consumed by exactly one of `cancel` or `drop`.
+                unsafe {
+                    match kind.as_ref().cancel {
+                        Some(cancel) => Some(cancel(kind.as_ptr(), payload)),
+                        None => {
+                            (kind.as_ref().drop)(kind.as_ptr(), payload);
+                            None
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A group's C task (`group.rs`): `kind` is one of the group's tables.
+    pub(crate) fn grouped_c(kind: NonNull<Kind>, func: CTaskFn, arg: UserData) -> Job {
+        let mut payload = Payload::uninit();
+        // SAFETY: two words fit the payload; the group's table reads them
+        // back as `(CTaskFn, UserData)`.
+        unsafe {
+            payload
+                .as_mut_ptr()
+                .cast::<(CTaskFn, UserData)>()
+                .write((func, arg))
+        };
+        Job::Closure { kind, payload }
+    }
+
+    /// Reads back what `grouped_c` wrote.
+    ///
+    /// # Safety
+    /// `payload` was written by `grouped_c` and is not taken yet.
+    pub(crate) unsafe fn take_c_task(payload: *mut Payload) -> (CTaskFn, UserData) {
+        // SAFETY: the caller's contract.
+        unsafe { payload.cast::<(CTaskFn, UserData)>().read() }
     }
 
     /// Runs the task on the current thread. A panicking closure is caught
@@ -125,9 +186,12 @@ impl Job {
                 return Outcome::Finished;
             }
             // SAFETY: the payload was written by the constructor that chose
-            // `kind`, and `ManuallyDrop` keeps `Drop` from touching it after
-            // `run` has consumed it.
-            Job::Closure { kind, payload } => unsafe { (kind.run)(payload) },
+            // `kind` (live: static, or kept alive by this task), and
+            // `ManuallyDrop` keeps `Drop` from touching it after `run` has
+            // consumed it.
+            Job::Closure { kind, payload } => unsafe {
+                (kind.as_ref().run)(kind.as_ptr(), payload)
+            },
         };
         match result {
             Ok(()) => Outcome::Finished,
@@ -143,7 +207,7 @@ impl Drop for Job {
     fn drop(&mut self) {
         if let Job::Closure { kind, payload } = self {
             // SAFETY: as in `run`; a job is either run or dropped, never both.
-            unsafe { (kind.drop)(payload) }
+            unsafe { (kind.as_ref().drop)(kind.as_ptr(), payload) }
         }
     }
 }
@@ -159,11 +223,13 @@ impl<F: FnOnce() + Send + 'static> InPlace<F> {
     const KIND: Kind = Kind {
         run: Self::run,
         drop: Self::drop,
+        cancel: None,
+        index: 0,
     };
 
     /// # Safety
     /// `payload` holds an `F` written by `Job::closure`, not yet taken.
-    unsafe fn run(payload: *mut Payload) -> Result<(), Panic> {
+    unsafe fn run(_: *const Kind, payload: *mut Payload) -> Result<(), Panic> {
         // SAFETY: the caller's contract; the read moves `F` out.
         let task = unsafe { payload.cast::<F>().read() };
         panic::catch_unwind(AssertUnwindSafe(task))
@@ -171,7 +237,7 @@ impl<F: FnOnce() + Send + 'static> InPlace<F> {
 
     /// # Safety
     /// As for `run`.
-    unsafe fn drop(payload: *mut Payload) {
+    unsafe fn drop(_: *const Kind, payload: *mut Payload) {
         // SAFETY: the caller's contract.
         unsafe { ptr::drop_in_place(payload.cast::<F>()) }
     }
@@ -183,6 +249,8 @@ impl<F: FnOnce() + Send + 'static> Boxed<F> {
     const KIND: Kind = Kind {
         run: Self::run,
         drop: Self::drop,
+        cancel: None,
+        index: 0,
     };
 
     /// # Safety
@@ -195,7 +263,7 @@ impl<F: FnOnce() + Send + 'static> Boxed<F> {
 
     /// # Safety
     /// As for `take`.
-    unsafe fn run(payload: *mut Payload) -> Result<(), Panic> {
+    unsafe fn run(_: *const Kind, payload: *mut Payload) -> Result<(), Panic> {
         // SAFETY: the caller's contract.
         let task = unsafe { Self::take(payload) };
         panic::catch_unwind(AssertUnwindSafe(task))
@@ -203,7 +271,7 @@ impl<F: FnOnce() + Send + 'static> Boxed<F> {
 
     /// # Safety
     /// As for `take`.
-    unsafe fn drop(payload: *mut Payload) {
+    unsafe fn drop(_: *const Kind, payload: *mut Payload) {
         // SAFETY: the caller's contract.
         drop(unsafe { Self::take(payload) });
     }

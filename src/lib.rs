@@ -22,6 +22,7 @@
 mod admission;
 mod builder;
 mod completions;
+mod control;
 mod counts;
 mod current;
 mod error;
@@ -29,12 +30,15 @@ mod error;
 pub mod fault;
 pub mod ffi;
 mod gate;
+mod group;
 mod hand_off;
+mod helping;
 mod job;
 mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom_lifecycle;
 mod mailbox;
+mod pause;
 mod pool;
 mod queue;
 mod queue_mode;

@@ -175,7 +175,7 @@ impl Shared {
     /// Leaves the pool if it has more live workers than capacity, unless a
     /// sleeper would then have to be woken for the pending tasks (the
     /// worker keeps working and retires later, when idle).
-    fn try_retire(&self) -> bool {
+    pub(crate) fn try_retire(&self) -> bool {
         let cap = self.cap();
         let starting = self.starting();
         self.counts
@@ -199,7 +199,9 @@ impl Shared {
     /// the next spawn, `shutdown` in any case.
     pub(crate) fn worker_departed(&self, me: WorkerSlot) {
         self.done.release(me.tally);
-        self.departed.fetch_add(1, Ordering::Relaxed);
+        self.departed.fetch_add(1, Ordering::SeqCst);
+        // A `pool_shutdown` may be waiting for every thread to return.
+        self.waiters.roster_changed();
     }
 
     #[cfg_attr(loom, allow(dead_code))]
@@ -304,7 +306,11 @@ impl Shared {
                 // A worker between its last look for a task and its sleep
                 // reads the new capacity when it decides, under the lock
                 // these claims take (`Sleepers::idle`), and leaves by itself.
-                Delivery::Queue { .. } => self.wake_sleepers_to_retire(excess),
+                Delivery::Queue { .. } => {
+                    self.wake_sleepers_to_retire(excess);
+                    // Workers waiting for a resume retire from there.
+                    self.pause.wake_workers();
+                }
                 Delivery::HandOff => {
                     self.seats.ask_to_retire(excess);
                 }
@@ -349,6 +355,8 @@ impl Shared {
     /// Stops admissions and wakes blocked schedulers, which return `Freed`.
     pub(crate) fn begin_close(&self) {
         self.counts.close();
+        // Closing resumes a paused pool: accepted tasks run.
+        self.resume();
         self.waiters.wake_all();
         match &self.delivery {
             Delivery::Queue { .. } => self.wake_sleepers_for_closing(),

@@ -50,6 +50,11 @@ pub struct Stats {
     pub rejected: u64,
     /// Tasks that panicked.
     pub panicked: u64,
+    /// Accepted tasks removed unrun (cancelled or dropped by a shutdown
+    /// that cancels).
+    pub cancelled: u64,
+    /// Whether the pool is paused.
+    pub paused: bool,
 }
 
 impl Pool {
@@ -101,11 +106,7 @@ impl Pool {
     }
 
     pub(crate) fn blocking_policy(&self) -> WhenFull {
-        if self.shared.config.block {
-            WhenFull::WaitOrInline
-        } else {
-            WhenFull::Refuse
-        }
+        self.shared.blocking_policy()
     }
 
     pub(crate) fn submit(&self, job: Job, when_full: WhenFull) -> Result<(), Error> {
@@ -161,6 +162,40 @@ impl Pool {
     /// with the capacity changed and the workers already started kept.
     pub fn set_capacity(&self, capacity: usize) -> Result<(), Error> {
         self.shared.set_capacity(clamp_capacity(capacity))
+    }
+
+    /// Pauses the pool: workers start no task until [`Pool::resume`]
+    /// (running ones finish). Schedules are accepted while the queue has
+    /// room (a hand-off pool is full meanwhile), so they block, time out or
+    /// are refused as on a full pool. Pausing twice is the same as once.
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().capacity(2).queue_size(8).build().unwrap();
+    /// pool.pause().unwrap();
+    /// pool.schedule(|| ()).unwrap();
+    /// assert_eq!(pool.stats().queued, 1);
+    /// pool.resume();
+    /// pool.wait().unwrap();
+    /// ```
+    pub fn pause(&self) -> Result<(), Error> {
+        self.shared.pause()
+    }
+
+    /// Resumes a paused pool (nothing if it is not paused).
+    pub fn resume(&self) {
+        self.shared.resume();
+    }
+
+    /// Removes every task accepted and not yet started (they never run:
+    /// their closures are dropped on the calling thread) and returns how
+    /// many. Running tasks are not touched. In hand-off mode (queue size 0)
+    /// no task waits, so none is removed.
+    pub fn cancel_queued(&self) -> u64 {
+        self.shared.cancel_queued(drop)
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     pub fn stats(&self) -> Stats {

@@ -8,10 +8,22 @@
 use crate::Error;
 use crate::counts::Counts;
 use crate::job::Job;
+use crate::pause::AfterPause;
 use crate::queue::Queue;
 use crate::shared::{Delivery, Shared, WorkerSlot};
 use crate::sleep::{self, Idle, Sleepers};
 use crate::sync::Spin;
+
+/// What one look at the queue found.
+enum Taken {
+    Job(Job),
+    /// Nothing queued.
+    Empty,
+    /// Look again at once (resumed, or a parked task was cancelled).
+    Retry,
+    /// Retired while paused: already uncounted.
+    Leave,
+}
 
 impl Shared {
     fn queue_parts(&self) -> (&Queue<Job>, &Sleepers) {
@@ -45,16 +57,21 @@ impl Shared {
     /// The next job for a worker, or `None` when the worker must leave (it
     /// is then already uncounted: idle expiry, retirement, closing).
     pub(crate) fn next_queued(&self, me: &WorkerSlot) -> Option<Job> {
-        let (queue, sleepers) = self.queue_parts();
-        let mark = &me.line.mark;
-        loop {
-            if let Some(job) = queue.pop(Some(mark)) {
-                return Some(job);
+        let (_, sleepers) = self.queue_parts();
+        'look: loop {
+            match self.take_queued(me) {
+                Taken::Job(job) => return Some(job),
+                Taken::Leave => return None,
+                Taken::Retry => continue 'look,
+                Taken::Empty => {}
             }
             let spin = Spin::new();
             while spin.before_blocking() {
-                if let Some(job) = queue.pop(Some(mark)) {
-                    return Some(job);
+                match self.take_queued(me) {
+                    Taken::Job(job) => return Some(job),
+                    Taken::Leave => return None,
+                    Taken::Retry => continue 'look,
+                    Taken::Empty => {}
                 }
             }
             // A wait may have seen this seat's mark from a claim that
@@ -71,6 +88,34 @@ impl Shared {
                 Idle::Exit => return None,
             }
         }
+    }
+
+    /// One try at the queue's oldest task, minding a pause (`pause.rs`):
+    /// the flag is read before the pop, and again after it.
+    fn take_queued(&self, me: &WorkerSlot) -> Taken {
+        let (queue, _) = self.queue_parts();
+        let after_pause = |after| match after {
+            AfterPause::Run(job) => Taken::Job(job),
+            AfterPause::Retry => Taken::Retry,
+            AfterPause::Leave => Taken::Leave,
+        };
+        if self.is_paused() {
+            return after_pause(self.wait_while_paused());
+        }
+        match queue.pop(Some(&me.line.mark)) {
+            Some(job) if self.is_paused() => after_pause(self.park_for(me, job)),
+            Some(job) => Taken::Job(job),
+            None => Taken::Empty,
+        }
+    }
+
+    /// After a resume: wakes sleepers, claimed, while the awake workers do
+    /// not cover the pending tasks (those accepted while paused may have
+    /// found every worker waiting for the resume, awake).
+    pub(crate) fn wake_sleepers_for_backlog(&self) {
+        let (_, sleepers) = self.queue_parts();
+        let starting = || self.starting();
+        while sleepers.wake_for_task(&self.counts, &self.done, starting) {}
     }
 
     /// Wakes up to `excess` sleepers, claimed, to retire after a shrink.

@@ -55,6 +55,7 @@ use crate::counts::AtomicCounts;
 use crate::gate::Gate;
 use crate::job::Job;
 use crate::mailbox::Mailbox;
+use crate::pause::Pause;
 use crate::queue::Queue;
 use crate::seats::Seats;
 use crate::sleep::Sleepers;
@@ -84,6 +85,9 @@ pub(crate) struct Limits {
     /// task, instead of reading the counts, to know when to check whether
     /// it must retire.
     pub(crate) shrinks: AtomicU64,
+    /// Set while paused: queue-mode workers read it around each take
+    /// (`pause.rs`).
+    pub(crate) paused: AtomicBool,
 }
 
 /// Counters written on the slow paths only.
@@ -97,6 +101,8 @@ pub(crate) struct Tallies {
     /// Hand-off mode: tasks a worker was started for (put on its line, not
     /// claimed), counted once the thread started.
     pub(crate) first_jobs: AtomicU64,
+    /// Accepted tasks removed unrun (`pool_cancel_queued`, `pool_shutdown`).
+    pub(crate) cancelled: AtomicU64,
 }
 
 /// Worker threads that began to run so far, and how many threads wait for
@@ -136,6 +142,8 @@ pub(crate) struct Shared {
     pub(crate) callers: Gate,
     /// Schedulers, `wait` callers and shrinks asleep.
     pub(crate) waiters: Waiters,
+    /// Workers waiting for a resume, and the tasks they hold meanwhile.
+    pub(crate) pause: Pause,
     /// Every worker started and not yet joined.
     pub(crate) handles: Mutex<Vec<Thread>>,
     /// The workers' stacks.
@@ -183,6 +191,7 @@ impl Shared {
             limits: CachePadded::new(Limits {
                 capacity: AtomicUsize::new(capacity),
                 shrinks: AtomicU64::new(0),
+                paused: AtomicBool::new(false),
             }),
             tallies: CachePadded::new(Tallies::default()),
             config,
@@ -190,6 +199,7 @@ impl Shared {
             seats: Seats::new(),
             callers: Gate::new(),
             waiters: Waiters::new(),
+            pause: Pause::new(),
             handles: Mutex::new(Vec::new()),
             departed: AtomicUsize::new(0),
             next_thread: AtomicUsize::new(0),
@@ -244,8 +254,13 @@ impl Shared {
         let pending = c.pending(done);
         let tallies = &self.tallies;
         let inline = tallies.inline_runs.load(Ordering::Relaxed);
+        let parked = if self.is_paused() {
+            self.pause.parked() as u64
+        } else {
+            0
+        };
         let queued = match &self.delivery {
-            Delivery::Queue { queue, .. } => (queue.len() as u64).min(pending),
+            Delivery::Queue { queue, .. } => (queue.len() as u64 + parked).min(pending),
             Delivery::HandOff => 0,
         };
         // Counted where a task is accepted for good, never from `pending`:
@@ -269,6 +284,8 @@ impl Shared {
             completed: done.total() + inline,
             rejected: tallies.rejected.load(Ordering::Relaxed),
             panicked: tallies.panicked.load(Ordering::Relaxed),
+            cancelled: tallies.cancelled.load(Ordering::Relaxed),
+            paused: self.is_paused(),
         }
     }
 }

@@ -201,18 +201,61 @@ impl Sleepers {
 
     /// Wakes one sleeper if no worker is awake or the awake ones no longer
     /// cover the pending tasks. Called by a scheduler after its admission.
+    /// Returns whether it woke one.
     pub(crate) fn wake_for_task(
         &self,
         counts: &AtomicCounts,
         done: &Completions,
         starting: impl Fn() -> u64,
-    ) {
+    ) -> bool {
         let mut tokens = self.lock();
         let claimed =
             counts.update(|c| wake_needed(c, done, &starting).then(|| (c.without_sleeper(), ())));
         if claimed.is_ok() {
             *tokens += 1;
             self.condvar.notify_one();
+        }
+        claimed.is_ok()
+    }
+
+    /// A worker waiting for a task group with nothing to run (`group.rs`,
+    /// `helping.rs`) sleeps here, counted as a sleeper, so that a schedule
+    /// wakes it (a claim) as any idle worker; it also wakes when `more`
+    /// holds (the group drained, a task is queued, closing), checked under
+    /// the lock before each sleep (the group's notifier takes this lock to
+    /// wake it: `wake_all`), or at the deadline. Unclaimed, it uncounts
+    /// itself under the lock, as an idle worker that times out.
+    pub(crate) fn sleep_helping(
+        &self,
+        counts: &AtomicCounts,
+        more: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
+    ) {
+        let mut tokens = self.lock();
+        counts
+            .update(|c| Some((c.with_sleeper(), ())))
+            .unwrap_or_else(|_| unreachable!("the update never declines"));
+        loop {
+            if *tokens > 0 {
+                *tokens -= 1;
+                return;
+            }
+            let now = Instant::now();
+            if more() || deadline.is_some_and(|d| now >= d) {
+                counts
+                    .update(|c| Some((c.without_sleeper(), ())))
+                    .unwrap_or_else(|_| unreachable!("the update never declines"));
+                return;
+            }
+            tokens = match deadline {
+                None => self.condvar.wait(tokens).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    self.condvar
+                        .wait_timeout(tokens, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
         }
     }
 

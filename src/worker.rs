@@ -57,7 +57,8 @@ pub(crate) fn spawn(shared: &Shared, first: Option<Job>) -> Result<(), Option<Jo
 
 #[cfg_attr(loom, allow(dead_code))]
 fn run_hook(shared: &Shared, hook: &crate::builder::Hook) {
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| hook())) {
+    let ran = current::as_hook(|| panic::catch_unwind(AssertUnwindSafe(|| hook())));
+    if let Err(payload) = ran {
         job::report_panic(payload, shared.config.panic_handler.as_ref());
     }
 }

@@ -13,7 +13,7 @@ use workerpool::ffi::*;
 
 use pool_status::*;
 
-const ALL_STATUSES: [pool_status; 7] = [
+const ALL_STATUSES: [pool_status; 8] = [
     POOL_OK,
     POOL_ERR_NO_IDLE_WORKER,
     POOL_ERR_FREED,
@@ -21,6 +21,7 @@ const ALL_STATUSES: [pool_status; 7] = [
     POOL_ERR_TIMEOUT,
     POOL_ERR_SPAWN,
     POOL_ERR_DEADLOCK,
+    POOL_ERR_FORKED,
 ];
 
 unsafe extern "C" fn hook(_ctx: *mut c_void) {}
@@ -39,8 +40,9 @@ fn status_values_are_the_c_contract() {
 
 #[test]
 fn stats_layout_is_the_c_contract() {
-    // uint32_t x4, uint64_t x3, in that order, no padding surprises.
-    assert_eq!(std::mem::size_of::<pool_stats>(), 4 * 4 + 3 * 8);
+    // uint32_t x4, uint64_t x3 (0.1), then uint64_t cancelled and uint32_t
+    // paused (0.2, appended), in that order, no padding between fields.
+    assert_eq!(std::mem::size_of::<pool_stats>(), 4 * 4 + 4 * 8 + 8);
     let s = pool_stats::default();
     let base = &s as *const pool_stats as usize;
     assert_eq!(&s.capacity as *const u32 as usize - base, 0);
@@ -50,6 +52,8 @@ fn stats_layout_is_the_c_contract() {
     assert_eq!(&s.submitted as *const u64 as usize - base, 16);
     assert_eq!(&s.completed as *const u64 as usize - base, 24);
     assert_eq!(&s.rejected as *const u64 as usize - base, 32);
+    assert_eq!(&s.cancelled as *const u64 as usize - base, 40);
+    assert_eq!(&s.paused as *const u32 as usize - base, 48);
 }
 
 #[test]
@@ -237,6 +241,8 @@ fn get_stats_with_null_does_nothing() {
         submitted: 9,
         completed: 10,
         rejected: 11,
+        cancelled: 12,
+        paused: 13,
     };
     let mut out = sentinel;
     unsafe { pool_get_stats(ptr::null(), &mut out) };
@@ -278,7 +284,7 @@ fn strerror_known_values_are_distinct_static_strings() {
         assert_eq!(again.to_str().unwrap(), text);
     }
 
-    for v in [7, 8, 100, -1, i32::MIN, i32::MAX] {
+    for v in [8, 9, 100, -1, i32::MIN, i32::MAX] {
         let p = pool_strerror(v);
         assert!(!p.is_null(), "pool_strerror({v}) is NULL");
         let text = unsafe { CStr::from_ptr(p) }.to_str().expect("UTF-8 text");
@@ -290,11 +296,11 @@ fn strerror_known_values_are_distinct_static_strings() {
     }
     let generic = |v| unsafe { CStr::from_ptr(pool_strerror(v)) }.to_owned();
     assert_eq!(
-        generic(7),
+        generic(8),
         generic(-1),
         "unknown values share one generic text"
     );
-    assert_eq!(generic(7), generic(i32::MAX));
+    assert_eq!(generic(8), generic(i32::MAX));
 }
 
 #[test]

@@ -441,7 +441,7 @@ unsafe fn apply(
                 if text.is_empty() {
                     return Err(format!("pool_strerror({v}) is empty"));
                 }
-                let known = (0..=6).contains(v);
+                let known = (0..=7).contains(v);
                 if known == text.contains("unknown") {
                     return Err(format!("pool_strerror({v}) = {text:?}"));
                 }

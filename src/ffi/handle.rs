@@ -3,7 +3,7 @@
 use std::ffi::{c_int, c_void};
 use std::time::Duration;
 
-use super::{pool_options_t, pool_status};
+use super::{fork, pool_options_t, pool_status};
 use crate::admission::WhenFull;
 use crate::gate::Pass;
 use crate::job::{CTaskFn, Job, UserData};
@@ -15,7 +15,9 @@ use crate::{Builder, Error, Pool, clamp_capacity};
 /// (`struct pool`) and the `_t` name: a typedef named `pool` would
 /// clash with a C program's own `pool` variable at file scope.
 pub struct pool {
-    core: Pool,
+    pub(crate) core: Pool,
+    /// The fork generation the pool was made in (`fork.rs`).
+    pub(crate) born: u32,
 }
 
 /// How deep inline runs nest on one thread: a blocking `pool_schedule` from
@@ -35,8 +37,9 @@ pub type pool_t = pool;
 /// was scheduled. NULL is refused with `POOL_ERR_INVALID`.
 pub type pool_task_fn = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
-/// A snapshot of a pool's counters (`pool_get_stats`). Fields are only ever
-/// appended; counters saturate at their type's maximum.
+/// A snapshot of a pool's counters (`pool_get_stats_sized`). Fields are
+/// only ever appended, and a call writes only those that fit the size the
+/// caller passes; counters saturate at their type's maximum.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct pool_stats {
@@ -55,6 +58,12 @@ pub struct pool_stats {
     /// Schedules refused: `POOL_ERR_NO_IDLE_WORKER`, `POOL_ERR_TIMEOUT`,
     /// `POOL_ERR_FREED`.
     pub rejected: u64,
+    /// (0.2) Accepted tasks removed unrun by `pool_cancel_queued` or a
+    /// cancelling `pool_shutdown`. Read through `pool_get_stats_sized`.
+    pub cancelled: u64,
+    /// (0.2) 1 while paused (`pool_pause`), else 0. Read through
+    /// `pool_get_stats_sized`.
+    pub paused: u32,
 }
 
 fn set_errno(code: c_int) {
@@ -97,8 +106,9 @@ pub unsafe extern "C" fn pool_new(capacity: c_int, opts: *const pool_options_t) 
         Some(opts) => opts.builder.clone(),
         None => Builder::new(),
     };
+    let born = fork::generation();
     match builder.capacity(capacity_from_c(capacity)).build() {
-        Ok(core) => Box::into_raw(Box::new(pool { core })),
+        Ok(core) => Box::into_raw(Box::new(pool { core, born })),
         Err(error) => {
             set_errno(match error {
                 Error::Spawn => libc::EAGAIN,
@@ -110,18 +120,25 @@ pub unsafe extern "C" fn pool_new(capacity: c_int, opts: *const pool_options_t) 
 }
 
 /// Runs `body` inside the handle's gate: `POOL_ERR_INVALID` for NULL,
-/// `POOL_ERR_FREED` once `pool_free` began.
+/// `POOL_ERR_FORKED` in a child process, `POOL_ERR_FREED` once
+/// `pool_free` began.
 ///
 /// # Safety
 /// `pool` is NULL or a handle from `pool_new` whose `pool_free` has not
 /// returned.
-unsafe fn with_pool(pool: *const pool_t, body: impl FnOnce(&Pool) -> pool_status) -> pool_status {
+pub(crate) unsafe fn with_pool(
+    pool: *const pool_t,
+    body: impl FnOnce(&Pool) -> pool_status,
+) -> pool_status {
     // SAFETY: the caller's contract: the handle is live until
     // `pool_free` returns, and `pool_free` waits for every caller that
     // entered the gate before it releases the memory.
     let Some(pool) = (unsafe { pool.as_ref() }) else {
         return pool_status::POOL_ERR_INVALID;
     };
+    if fork::forked(pool.born) {
+        return pool_status::POOL_ERR_FORKED;
+    }
     let Some(_pass): Option<Pass<'_>> = pool.core.callers().enter() else {
         return pool_status::POOL_ERR_FREED;
     };
@@ -153,8 +170,11 @@ unsafe fn schedule_with(
         // SAFETY: the caller's contract: the handle is live until
         // `pool_free` returns, which cannot happen before this schedule
         // counted its task.
-        let core = unsafe { &(*pool).core };
-        (core.shared_ptr(), when_full(core))
+        let handle = unsafe { &*pool };
+        if fork::forked(handle.born) {
+            return pool_status::POOL_ERR_FORKED;
+        }
+        (handle.core.shared_ptr(), when_full(&handle.core))
     };
     // SAFETY: live until the hand-over, as `Shared::submit` requires: the
     // handle's `Pool` owns a reference to it until `pool_free`.
@@ -321,19 +341,66 @@ pub unsafe extern "C" fn pool_set_capacity(pool: *mut pool_t, capacity: c_int) -
     }
 }
 
-/// Writes a snapshot of the pool's counters to `*out`. Does nothing if
-/// `pool` or `out` is NULL, or once `pool_free` began. Thread-safe; the
-/// fields are read without a common lock, so under load they may be a few
-/// tasks apart.
+/// Writes a snapshot of the pool's counters to `*out`: exactly the seven
+/// fields of version 0.1 (`capacity` to `rejected`), so a program built
+/// against the 0.1 header, whose `pool_stats` is that long, keeps working;
+/// the fields appended since come through `pool_get_stats_sized`. Does
+/// nothing if `pool` or `out` is NULL, once `pool_free` began, or in a
+/// child process after `fork()`. Thread-safe; the fields are read without
+/// a common lock, so under load they may be a few tasks apart.
 ///
 /// # Safety
 /// `pool` is NULL or a live handle; `out` is NULL or points to writable
-/// memory for a `pool_stats`.
+/// memory for the seven 0.1 fields of a `pool_stats` (40 bytes).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pool_get_stats(pool: *const pool_t, out: *mut pool_stats) {
+    // SAFETY: forwarded from the caller.
+    unsafe { write_stats(pool, out, STATS_0_1_SIZE) };
+}
+
+/// The size of `pool_stats` in version 0.1: its seven first fields.
+const STATS_0_1_SIZE: usize = std::mem::offset_of!(pool_stats, rejected) + 8;
+
+/// Writes every field of a snapshot of the pool's counters that lies wholly
+/// within the first `out_size` bytes of `*out`, and nothing beyond (call it
+/// as `pool_get_stats_sized(p, &s, sizeof s)`): a program built against an
+/// older header passes its smaller struct and gets the fields it knows, as
+/// the Linux kernel's extensible structs do. Does nothing if `pool` or
+/// `out` is NULL, once `pool_free` began, or in a child process after
+/// `fork()`. Thread-safe, as `pool_get_stats`.
+///
+/// # Safety
+/// `pool` is NULL or a live handle; `out` is NULL or points to `out_size`
+/// writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pool_get_stats_sized(
+    pool: *const pool_t,
+    out: *mut pool_stats,
+    out_size: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { write_stats(pool, out, out_size) };
+}
+
+/// The end of each field of `pool_stats`, in order: the fields are
+/// contiguous (no padding between them), so a whole number of fields is a
+/// prefix of the struct.
+const STATS_FIELD_ENDS: [usize; 9] = [4, 8, 12, 16, 24, 32, 40, 48, 52];
+const _: () = assert!(std::mem::offset_of!(pool_stats, paused) + 4 == STATS_FIELD_ENDS[8]);
+const _: () = assert!(std::mem::offset_of!(pool_stats, cancelled) + 8 == STATS_FIELD_ENDS[7]);
+
+/// # Safety
+/// As for `pool_get_stats_sized`.
+unsafe fn write_stats(pool: *const pool_t, out: *mut pool_stats, out_size: usize) {
     if out.is_null() {
         return;
     }
+    let len = STATS_FIELD_ENDS
+        .iter()
+        .copied()
+        .take_while(|&end| end <= out_size)
+        .last()
+        .unwrap_or(0);
     // SAFETY: forwarded from the caller.
     unsafe {
         with_pool(pool, |core| {
@@ -341,22 +408,33 @@ pub unsafe extern "C" fn pool_get_stats(pool: *const pool_t, out: *mut pool_stat
             if crate::fault::get_stats_should_panic() {
                 panic!("injected panic inside pool_get_stats");
             }
-            let s = core.stats();
-            let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-            let stats = pool_stats {
-                capacity: narrow(s.capacity),
-                workers: narrow(s.workers),
-                busy: narrow(s.busy),
-                queued: narrow(s.queued),
-                submitted: s.submitted,
-                completed: s.completed,
-                rejected: s.rejected,
-            };
-            // SAFETY: `out` is non-NULL and writable per the contract.
-            out.write(stats);
+            let stats = c_stats(&core.stats());
+            // SAFETY: `out` is non-NULL with `out_size >= len` writable
+            // bytes per the contract; `len` ends on a field boundary of
+            // `stats`, which has no padding before it.
+            std::ptr::copy_nonoverlapping(
+                (&stats as *const pool_stats).cast::<u8>(),
+                out.cast::<u8>(),
+                len,
+            );
             pool_status::POOL_OK
         })
     };
+}
+
+fn c_stats(s: &crate::Stats) -> pool_stats {
+    let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    pool_stats {
+        capacity: narrow(s.capacity),
+        workers: narrow(s.workers),
+        busy: narrow(s.busy),
+        queued: narrow(s.queued),
+        submitted: s.submitted,
+        completed: s.completed,
+        rejected: s.rejected,
+        cancelled: s.cancelled,
+        paused: u32::from(s.paused),
+    }
 }
 
 /// Frees the pool: stops accepting (concurrent and waiting schedulers get
@@ -385,6 +463,19 @@ pub unsafe extern "C" fn pool_free(pool: *mut pool_t) -> pool_status {
     {
         // SAFETY: a live handle per the contract.
         let handle = unsafe { &*pool };
+        if fork::forked(handle.born) {
+            // SAFETY: from `Box::into_raw` in `pool_new`; in the child no
+            // other thread can be inside a call on it (none existed at the
+            // fork but the caller's).
+            let handle = unsafe { Box::from_raw(pool) };
+            // The pool's state may be mid-update by threads that do not
+            // exist here, its locks held by them: it is left as it is
+            // (still reachable from the copied worker stacks), nothing is
+            // joined or locked. Only the handle is released.
+            let pool { core, .. } = *handle;
+            std::mem::forget(core);
+            return pool_status::POOL_OK;
+        }
         if handle.core.is_worker_thread() {
             return pool_status::POOL_ERR_DEADLOCK;
         }

@@ -18,10 +18,15 @@
 //! (generated from this module by cbindgen).
 #![allow(non_camel_case_types)]
 
+mod control;
+mod fork;
+mod group;
 mod handle;
 mod options;
 mod status;
 
+pub use control::*;
+pub use group::*;
 pub use handle::*;
 pub use options::*;
 pub use status::*;

@@ -23,6 +23,9 @@ pub enum pool_status {
     POOL_ERR_SPAWN = 5,
     /// `pool_wait` / `pool_free` called from one of this pool's own workers.
     POOL_ERR_DEADLOCK = 6,
+    /// The pool (or group) was created before a `fork()` and this is the
+    /// child process: its threads do not exist here.
+    POOL_ERR_FORKED = 7,
 }
 
 impl From<Error> for pool_status {
@@ -67,6 +70,7 @@ pub extern "C" fn pool_strerror(status: pool_status_value) -> *const c_char {
         4 => b"timed out: no room in the pool before the deadline\0",
         5 => b"the OS refused to start a worker thread and no existing worker can take the task\0",
         6 => b"would deadlock: called from one of the pool's own workers\0",
+        7 => b"the pool was created before fork(): unusable in the child process\0",
         _ => b"unknown workerpool status\0",
     };
     text.as_ptr().cast()

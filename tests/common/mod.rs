@@ -221,6 +221,7 @@ pub fn status_from_i32(v: i32) -> pool_status {
         4 => pool_status::POOL_ERR_TIMEOUT,
         5 => pool_status::POOL_ERR_SPAWN,
         6 => pool_status::POOL_ERR_DEADLOCK,
+        7 => pool_status::POOL_ERR_FORKED,
         _ => panic!("not a pool_status: {v}"),
     }
 }

@@ -1,0 +1,140 @@
+//! Removing queued tasks (`pool_cancel_queued`) and a shutdown that chooses
+//! what happens to them, with a deadline (`pool_shutdown`).
+//!
+//! # Cancelling
+//!
+//! Queue modes: the canceller pops the queue as a worker does (each task
+//! leaves the queue exactly once: to a worker, which runs it, or to the
+//! canceller, which hands it back), and takes the tasks parked by workers
+//! of a paused pool (`pause.rs`). Each removed task is uncounted (as a
+//! refused schedule gives its task back) before it is handed to the
+//! caller, counted in `Tallies::cancelled`, and never runs. Hand-off mode
+//! has no queue: every accepted task is already on a worker's line, as
+//! good as started (its `queued` is 0), so nothing is removed.
+//!
+//! Waits: a cancelled task is neither queued nor held by a seat, which is
+//! all an exact wait asks (`wait.rs`); the waits are woken once the tasks
+//! are gone, and so are schedulers waiting for room.
+//!
+//! # Shutting down
+//!
+//! `shutdown_within` closes the pool as `pool_free` does (the gate of the
+//! C handle stays open, so the handle can be asked again, or read), then
+//! cancels or lets the queue drain, then waits until every worker left and
+//! returned (`Shared::departed`), and joins them. Each worker leaving wakes
+//! the wait (`Waiters::room_made`, and `roster_changed` once its thread is
+//! about to return). No thread is ever killed: at the deadline it reports
+//! what still runs or waits.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::job::Job;
+use crate::shared::{Delivery, Shared};
+use crate::waiters::Reason;
+use crate::{Error, current};
+
+/// What `pool_shutdown` found when it returned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ShutdownReport {
+    pub(crate) cancelled: u64,
+    pub(crate) queued: u64,
+    pub(crate) running: u64,
+}
+
+/// Whether `pool_shutdown` runs or removes what is queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ShutdownMode {
+    Drain,
+    Cancel,
+}
+
+impl Shared {
+    /// Removes every task accepted and not yet started, handing each to
+    /// `on_cancel` (on the calling thread) after it is uncounted. Returns
+    /// how many.
+    pub(crate) fn cancel_queued(&self, mut on_cancel: impl FnMut(Job)) -> u64 {
+        let Delivery::Queue { queue, .. } = &self.delivery else {
+            return 0;
+        };
+        let mut removed = 0;
+        let mut give_back = |job: Job| {
+            self.counts.withdraw_task();
+            self.tallies.cancelled.fetch_add(1, Ordering::Relaxed);
+            removed += 1;
+            on_cancel(job);
+        };
+        // Parked tasks were taken before those still queued.
+        for job in self.pause.take_parked() {
+            give_back(job);
+        }
+        while let Some(job) = queue.pop(None) {
+            give_back(job);
+        }
+        if removed > 0 {
+            // Room for schedulers, and waits whose tasks are gone.
+            self.waiters.wake_all();
+        }
+        removed
+    }
+
+    /// `pool_shutdown`: closes, drains or cancels the queue, then waits
+    /// until `deadline` (for ever when `None`) for every worker to leave,
+    /// and joins them. `Timeout` if some still run then; `Deadlock` from a
+    /// worker of this pool (nothing is done).
+    pub(crate) fn shutdown_within(
+        &self,
+        mode: ShutdownMode,
+        deadline: Option<Instant>,
+        on_cancel: impl FnMut(Job),
+    ) -> (Result<(), Error>, ShutdownReport) {
+        let mut report = ShutdownReport::default();
+        if current::is_worker_of(self) {
+            return (Err(Error::Deadlock), report);
+        }
+        self.begin_close();
+        if mode == ShutdownMode::Cancel {
+            report.cancelled = self.cancel_queued(on_cancel);
+        }
+        let poll = || self.all_workers_returned().then_some(());
+        let ended = poll().is_some()
+            || (deadline.is_none_or(|deadline| Instant::now() < deadline)
+                && self
+                    .waiters
+                    .sleep_until(Reason::Roster, deadline, poll)
+                    .is_some());
+        if ended {
+            self.join_returned_workers();
+            return (Ok(()), report);
+        }
+        let done = self.done.read();
+        let pending = self.counts.load().pending(done);
+        report.queued = match &self.delivery {
+            Delivery::Queue { queue, .. } => (queue.len() as u64).min(pending),
+            Delivery::HandOff => 0,
+        };
+        report.running = pending - report.queued;
+        (Err(Error::Timeout), report)
+    }
+
+    /// Once closing: whether no worker is live and every thread not yet
+    /// joined has returned from its work (only its last instructions
+    /// left), so joining them does not wait for a task or a hook.
+    fn all_workers_returned(&self) -> bool {
+        if self.counts.load().live() > 0 || !self.drained() {
+            return false;
+        }
+        let handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        // `register` adjusts `departed` under this lock as it joins.
+        handles.len() <= self.departed.load(Ordering::SeqCst)
+    }
+
+    /// Joins the workers that have returned (`all_workers_returned`).
+    fn join_returned_workers(&self) {
+        let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
+        self.departed.fetch_sub(handles.len(), Ordering::SeqCst);
+        for thread in handles {
+            thread.join(&self.stacks, false);
+        }
+    }
+}
