@@ -163,6 +163,10 @@ impl Pool {
         self.shared.set_capacity(clamp_capacity(capacity))
     }
 
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }

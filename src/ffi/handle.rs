@@ -115,7 +115,10 @@ pub unsafe extern "C" fn pool_new(capacity: c_int, opts: *const pool_options_t) 
 /// # Safety
 /// `pool` is NULL or a handle from `pool_new` whose `pool_free` has not
 /// returned.
-unsafe fn with_pool(pool: *const pool_t, body: impl FnOnce(&Pool) -> pool_status) -> pool_status {
+pub(super) unsafe fn with_pool(
+    pool: *const pool_t,
+    body: impl FnOnce(&Pool) -> pool_status,
+) -> pool_status {
     // SAFETY: the caller's contract: the handle is live until
     // `pool_free` returns, and `pool_free` waits for every caller that
     // entered the gate before it releases the memory.

@@ -19,9 +19,11 @@
 #![allow(non_camel_case_types)]
 
 mod handle;
+mod loops;
 mod options;
 mod status;
 
 pub use handle::*;
+pub use loops::*;
 pub use options::*;
 pub use status::*;
