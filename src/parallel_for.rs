@@ -76,7 +76,11 @@
 //! worker lives on; the pool's panic handler and `Stats::panicked` do not
 //! see it), the first payload is kept under `lock`, the other chunks still
 //! run, and the caller resumes the panic once every chunk has finished. A
-//! C body cannot unwind (`extern "C"` aborts instead).
+//! C body cannot unwind (`extern "C"` aborts instead). The caller itself
+//! could unwind only while it schedules helpers (a bug of the pool's):
+//! then it claims every chunk left without running it and waits for the
+//! claimed ones (`Loop::abandon`) before it unwinds further, so the
+//! invariant holds on that path too.
 
 use std::any::Any;
 use std::ops::Range;
@@ -245,6 +249,17 @@ impl Loop {
         self.wait_finished()
     }
 
+    /// The caller unwinds before it could take part (a panic while it
+    /// scheduled helpers: a bug of the pool's, never the body's): claims
+    /// every chunk left without running it, counts those as finished, and
+    /// waits for the chunks helpers already claimed, so that no helper
+    /// calls the body once the caller's frame is gone.
+    fn abandon(&self) {
+        let first_left = self.next.swap(self.chunks.count, Ordering::Relaxed);
+        self.finish(self.chunks.count.saturating_sub(first_left));
+        drop(self.wait_finished());
+    }
+
     /// The caller, once it found nothing left to claim: waits until every
     /// chunk has finished and returns the first panic, if any.
     fn wait_finished(&self) -> Option<Panic> {
@@ -298,21 +313,36 @@ impl Pool {
             return Ok(());
         }
         let state = Arc::new(Loop::new(chunks, &body));
-        for _ in 1..workers.min(chunks.count) {
-            if state.next.load(Ordering::Relaxed) >= chunks.count {
-                break; // Already all claimed: a helper would find nothing.
-            }
-            let helper = Arc::clone(&state);
-            // One word of captures: kept in place in the job, no allocation.
-            let job = Job::closure(move || helper.help());
-            if self.submit(job, WhenFull::Refuse).is_err() {
-                break; // Full or closing: the caller does the rest.
-            }
+        // Helpers may already run the body while this thread schedules the
+        // next: it must not unwind past them (`abandon`).
+        let scheduled = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.schedule_helpers(&state, workers.min(chunks.count) - 1)
+        }));
+        if let Err(payload) = scheduled {
+            state.abandon();
+            panic::resume_unwind(payload);
         }
         if let Some(payload) = state.run_as_caller() {
             panic::resume_unwind(payload);
         }
         Ok(())
+    }
+
+    /// Schedules up to `helpers` helper tasks of `state` without waiting;
+    /// stops at the first refusal (a full or closing pool: the caller does
+    /// the rest) or once every chunk is claimed.
+    fn schedule_helpers(&self, state: &Arc<Loop>, helpers: usize) {
+        for _ in 0..helpers {
+            if state.next.load(Ordering::Relaxed) >= state.chunks.count {
+                break; // A helper would find nothing.
+            }
+            let helper = Arc::clone(state);
+            // One word of captures: kept in place in the job, no allocation.
+            let job = Job::closure(move || helper.help());
+            if self.submit(job, WhenFull::Refuse).is_err() {
+                break;
+            }
+        }
     }
 }
 
@@ -398,6 +428,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `abandon` runs no chunk itself, and returns only once the chunk a
+    /// helper is running has finished.
+    #[test]
+    fn abandon_waits_for_claimed_chunks_and_runs_no_other() {
+        let ran = [(); 4].map(|_| AtomicUsize::new(0));
+        let (release, held) = mpsc::channel::<()>();
+        let (started_tx, started) = mpsc::channel();
+        let held = std::sync::Mutex::new(held);
+        let body = |b: usize, _e: usize| {
+            if b == 0 {
+                started_tx.send(()).unwrap();
+                let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            }
+            ran[b].fetch_add(1, Ordering::SeqCst);
+        };
+        let state = Loop::new(Chunks::new(0..4, 1, 4), &body);
+        std::thread::scope(|s| {
+            // A helper claims chunk 0 and is held inside it.
+            let helper = s.spawn(|| {
+                let index = state.next.fetch_add(1, Ordering::Relaxed);
+                assert_eq!(index, 0);
+                body(0, 1);
+                state.finish(1);
+            });
+            started.recv_timeout(Duration::from_secs(60)).unwrap();
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                drop(release);
+            });
+            state.abandon();
+            assert_eq!(
+                ran[0].load(Ordering::SeqCst),
+                1,
+                "returned before chunk 0 ended"
+            );
+            helper.join().unwrap();
+        });
+        assert_eq!(
+            ran.each_ref().map(|r| r.load(Ordering::SeqCst)),
+            [1, 0, 0, 0]
+        );
+        state.help(); // A late helper: nothing left.
+        assert_eq!(
+            ran.each_ref().map(|r| r.load(Ordering::SeqCst)),
+            [1, 0, 0, 0]
+        );
     }
 
     #[test]
