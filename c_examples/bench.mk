@@ -3,6 +3,7 @@
 #
 #   make bench        run the whole suite: cargo bench --bench pools
 #   make glib-bench   build build/bench/glib_bench (needs libglib2.0-dev)
+#   make omp-bench    build build/bench/omp_for (OpenMP: gcc -O2 -fopenmp)
 #
 # The suite builds glib_bench itself (make -f bench.mk glib-bench) and
 # installs libglib2.0-dev with apt-get when it is missing and run as root.
@@ -17,8 +18,9 @@ BENCH_CARGO ?= cargo
 PKG_CONFIG  ?= pkg-config
 BENCH_CC    ?= cc
 BENCH_CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra -Werror -pthread
+OMP_CC      ?= gcc
 
-.PHONY: bench glib-bench
+.PHONY: bench glib-bench omp-bench
 
 bench:
 	cd $(BENCH_ROOT) && $(BENCH_CARGO) bench --bench pools
@@ -28,5 +30,11 @@ glib-bench: $(BENCH_BUILD)/glib_bench
 $(BENCH_BUILD)/glib_bench: $(BENCH_DIR)/bench/glib_bench.c
 	mkdir -p $(BENCH_BUILD)
 	$(BENCH_CC) $(BENCH_CFLAGS) $$($(PKG_CONFIG) --cflags glib-2.0) -o $@ $< $$($(PKG_CONFIG) --libs glib-2.0)
+
+omp-bench: $(BENCH_BUILD)/omp_for
+
+$(BENCH_BUILD)/omp_for: $(BENCH_DIR)/bench/omp_for.c
+	mkdir -p $(BENCH_BUILD)
+	$(OMP_CC) $(BENCH_CFLAGS) -fopenmp -o $@ $<
 
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)

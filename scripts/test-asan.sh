@@ -28,7 +28,7 @@ asan() { cargo +nightly "$1" --target "$target" --release "${@:2}"; }
 
 asan test --lib --test ffi_schedule --test ffi_lifecycle --test ffi_stress \
     --test ffi_bad_input --test ffi_tuning --test ffi_many_workers --test rust_api \
-    --test fuzz_abi
+    --test fuzz_abi --test ffi_parallel_for
 asan run --example stress -- --seconds "${ASAN_STRESS_SECONDS:-20}"
 asan test --features fault-injection --test faults
 echo "test-asan: OK"

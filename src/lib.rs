@@ -17,7 +17,8 @@
 //! where blocked schedulers, waits and shrinks sleep, `gate.rs` keeps the
 //! memory alive while calls from other threads are inside, `current.rs`
 //! knows which pool a thread works for, and `stacks.rs` and `thread.rs`
-//! start worker threads on stacks the pool maps itself.
+//! start worker threads on stacks the pool maps itself. `parallel_for.rs`
+//! runs a range in chunks on the calling thread and helper tasks.
 
 mod admission;
 mod builder;
@@ -38,6 +39,7 @@ mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom_lifecycle;
 mod mailbox;
+mod parallel_for;
 mod pause;
 mod pool;
 mod queue;

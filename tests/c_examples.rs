@@ -198,3 +198,69 @@ fn readme_quick_start_builds_and_runs() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The README's parallel-loop example, built as C99 with every warning an
+/// error, run, and run again under valgrind where it is installed (errors
+/// and leaks fail).
+#[test]
+fn readme_parallel_loop_builds_and_runs() {
+    built(); // the library exists
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("## Parallel loops")
+        .expect("README has a parallel-loop section");
+    let code = readme[start..]
+        .split("```c\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```c block");
+    let dir = std::env::temp_dir().join(format!("workerpool-readme-pfor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, out) = (dir.join("loop.c"), dir.join("loop"));
+    std::fs::write(&src, code).unwrap();
+    let release = root.join("target/release");
+    let status = Command::new("cc")
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-O2",
+        ])
+        .arg("-Iinclude")
+        .arg(&src)
+        .args(["-Ltarget/release", "-lworkerpool"])
+        .arg(format!("-Wl,-rpath,{}", release.display()))
+        .arg("-o")
+        .arg(&out)
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the README's parallel loop does not build"
+    );
+    let expected = "v[999999] = 499999.5, 0 wrong\n";
+    let output = Command::new(&out).output().unwrap();
+    assert!(output.status.success(), "exited {:?}", output.status);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+    match Command::new("valgrind")
+        .args(["--quiet", "--leak-check=full", "--error-exitcode=99"])
+        .arg(&out)
+        .output()
+    {
+        Ok(output) => {
+            assert!(
+                output.status.success(),
+                "under valgrind: {:?}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+        }
+        Err(e) => eprintln!("valgrind not run ({e}): not installed?"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

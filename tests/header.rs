@@ -86,6 +86,7 @@ const USES_EVERY_NAME: &str = r#"
 #include "workerpool.h" /* the include guard makes a second include harmless */
 static void task(void *arg) { (void)arg; }
 static void hook(void *ctx) { (void)ctx; }
+static void range(void *ctx, size_t begin, size_t end) { (void)ctx; (void)begin; (void)end; }
 int main(void) {
     pool_options_t *opts = pool_options_new();
     pool_status st = pool_options_set_block(opts, true);
@@ -103,6 +104,8 @@ int main(void) {
     st = pool_wait(pool);
     st = pool_wait_timeout(pool, UINT64_MAX);
     st = pool_set_capacity(pool, 8);
+    pool_range_fn body = range;
+    st = pool_parallel_for(pool, 0, 100, 0, body, NULL);
     pool_stats stats;
     pool_get_stats(pool, &stats);
     st = pool_free(pool);

@@ -2,12 +2,16 @@
 //! `make -C c_examples bench`). See BENCHMARKS.md for what each workload
 //! measures and the targets.
 //!
-//! Options (after `--`): `--runs N` (default 7), `--only W1,...,W6,ALLOC`,
-//! `--contenders workerpool-c,crossbeam,...` (GLib always runs when built).
+//! Options (after `--`): `--runs N` (default 7), `--only W1,...,W6,ALLOC,L1,L2`,
+//! `--contenders workerpool-c,crossbeam,...` (GLib always runs when built;
+//! the loops' contenders are `serial`, `workerpool-c`, `rayon`,
+//! `std-threads`, `openmp`).
 
 mod child;
 mod contenders;
 mod glib;
+mod loops;
+mod openmp;
 mod table;
 mod targets;
 mod task;
@@ -104,7 +108,11 @@ fn main() {
     }
     let opts = Opts::parse(&args);
     let started = Instant::now();
-    let use_glib = (opts.contenders.as_ref()).is_none_or(|k| k.iter().any(|c| c == glib::NAME));
+    // GLib runs only the task workloads (W1-W6 and idle, all under W5).
+    let use_glib = (opts.contenders.as_ref()).is_none_or(|k| k.iter().any(|c| c == glib::NAME))
+        && ["W1", "W2", "W3", "W4", "W5", "W6"]
+            .iter()
+            .any(|w| opts.wants(w));
     let glib_bin = if use_glib {
         glib::prepare()
     } else {
@@ -239,8 +247,17 @@ fn main() {
         }
     }
 
+    if opts.wants("L1") || opts.wants("L2") {
+        let keep =
+            |name: &str| (opts.contenders.as_ref()).is_none_or(|k| k.iter().any(|c| c == name));
+        loops::run(&mut t, runs, |w| opts.wants(w), keep);
+    }
+
     println!("{}", t.render());
     println!("{}", targets::check(&t));
+    if opts.wants("L1") || opts.wants("L2") {
+        println!("{}", loops::summary(&t));
+    }
     println!(
         "suite took {:.0} s; after the run: {}",
         started.elapsed().as_secs_f64(),
@@ -339,7 +356,7 @@ fn environment() -> String {
     let root = env!("CARGO_MANIFEST_DIR");
     let dirty = command("git", &["-C", root, "status", "--porcelain", "--", "src"]);
     format!(
-        "machine: nproc {}, {}\nbefore the run: {}\nsource: {} ({})\nrustc: {}\ncrates: workerpool {}, rayon {}, threadpool {}, crossbeam-channel {}\nglib: {}\n",
+        "machine: nproc {}, {}\nbefore the run: {}\nsource: {} ({})\nrustc: {}\ncrates: workerpool {}, rayon {}, threadpool {}, crossbeam-channel {}\nglib: {}\ngcc (OpenMP): {}\n",
         command("nproc", &[]),
         model,
         machine_busy(),
@@ -355,5 +372,6 @@ fn environment() -> String {
         version("threadpool"),
         version("crossbeam-channel"),
         glib::version(),
+        command("gcc", &["-dumpfullversion"]),
     )
 }

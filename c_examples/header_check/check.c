@@ -69,10 +69,13 @@ struct api_table {
     pool_status (*free_)(pool_t *);
     const char *(*strerror_)(pool_status);
     const char *(*version)(void);
+    pool_status (*parallel_for)(pool_t *, size_t, size_t, size_t, pool_range_fn, void *);
     void (*task)(void *);
+    void (*range_body)(void *, size_t, size_t);
 };
 
 static void noop_task(void *arg) { (void)arg; }
+static void noop_range(void *ctx, size_t begin, size_t end) { (void)ctx; (void)begin; (void)end; }
 
 const struct api_table workerpool_check_c = {
     pool_options_new,
@@ -95,8 +98,12 @@ const struct api_table workerpool_check_c = {
     pool_free,
     pool_strerror,
     pool_version,
+    pool_parallel_for,
     noop_task,
+    noop_range,
 };
 
 /* pool_task_fn is exactly void (*)(void *). */
 pool_task_fn workerpool_check_task = noop_task;
+/* pool_range_fn is exactly void (*)(void *, size_t, size_t). */
+pool_range_fn workerpool_check_range = noop_range;

@@ -31,10 +31,12 @@ static_assert(offsetof(pool_stats, rejected) == 32, "rejected");
 static_assert(std::is_same<pool_t, struct pool>::value, "pool_t");
 static_assert(std::is_same<pool_options_t, struct pool_options>::value, "pool_options_t");
 static_assert(std::is_same<pool_task_fn, void (*)(void *)>::value, "pool_task_fn");
+static_assert(std::is_same<pool_range_fn, void (*)(void *, size_t, size_t)>::value, "pool_range_fn");
 
 extern "C" {
 typedef void (*hook_fn)(void *ctx);
 static void noop_task(void *arg) { (void)arg; }
+static void noop_range(void *ctx, size_t begin, size_t end) { (void)ctx; (void)begin; (void)end; }
 }
 
 struct api_table {
@@ -58,7 +60,9 @@ struct api_table {
     pool_status (*free_)(pool_t *);
     const char *(*strerror_)(pool_status);
     const char *(*version)(void);
+    pool_status (*parallel_for)(pool_t *, size_t, size_t, size_t, pool_range_fn, void *);
     pool_task_fn task;
+    pool_range_fn range_body;
 };
 
 extern const api_table workerpool_check_cpp;
@@ -83,5 +87,7 @@ const api_table workerpool_check_cpp = {
     pool_free,
     pool_strerror,
     pool_version,
+    pool_parallel_for,
     noop_task,
+    noop_range,
 };

@@ -22,11 +22,13 @@ mod control;
 mod fork;
 mod group;
 mod handle;
+mod loops;
 mod options;
 mod status;
 
 pub use control::*;
 pub use group::*;
 pub use handle::*;
+pub use loops::*;
 pub use options::*;
 pub use status::*;
