@@ -63,8 +63,7 @@
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
@@ -74,6 +73,10 @@ use crate::admission::WhenFull;
 use crate::current;
 use crate::job::{CTaskFn, Job, Kind, Panic, Payload, UserData};
 use crate::shared::Shared;
+use crate::sync::{AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+
+/// The pool's state as the group holds it (loom's `Arc` in the models).
+type SharedRef = crate::sync::Arc<Shared>;
 
 /// Low half of a count word: pending tasks of the generation; high half:
 /// tasks of it completed, modulo 2^32 (`wraps` counts the turns).
@@ -108,7 +111,7 @@ pub(crate) struct Group {
     cancelled: AtomicU64,
     /// Workers waiting for this group among the pool's sleepers.
     helpers: AtomicUsize,
-    shared: Arc<Shared>,
+    shared: SharedRef,
     state: Mutex<Locked>,
     drained: Condvar,
 }
@@ -205,18 +208,21 @@ unsafe fn cancel_grouped(kind: *const Kind, payload: *mut Payload) -> (CTaskFn, 
 
 impl Group {
     /// A group on the pool `shared`. `Freed` once it is closing.
-    pub(crate) fn new(shared: &Shared) -> Result<Arc<Group>, Error> {
+    pub(crate) fn new(shared: &SharedRef) -> Result<Arc<Group>, Error> {
         if shared.is_closing() {
             return Err(Error::Freed);
         }
         Ok(Arc::new(Group {
             kinds: [group_kind(0), group_kind(1)],
-            counts: Default::default(),
-            wraps: Default::default(),
+            counts: [
+                CachePadded::new(AtomicU64::new(0)),
+                CachePadded::new(AtomicU64::new(0)),
+            ],
+            wraps: [AtomicU64::new(0), AtomicU64::new(0)],
             epoch: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             helpers: AtomicUsize::new(0),
-            shared: shared.arc(),
+            shared: SharedRef::clone(shared),
             state: Mutex::new(Locked { fd: -1 }),
             drained: Condvar::new(),
         }))
@@ -243,6 +249,25 @@ impl Group {
         arg: UserData,
         when_full: impl FnOnce(&Shared) -> WhenFull,
     ) -> Result<(), Error> {
+        let parity = self.count_task()?;
+        // From the whole group's address, so that the worker may go back
+        // from the table to the group (`group_of`).
+        let group: *const Group = Arc::as_ptr(self);
+        // SAFETY: `kinds` is a field of the live group; `parity` < 2.
+        let kind = unsafe {
+            NonNull::new_unchecked(std::ptr::addr_of!((*group).kinds[parity]).cast_mut())
+        };
+        let job = Job::grouped_c(kind, func, arg);
+        let shared = &self.shared;
+        // SAFETY: the group's `Arc<Shared>` keeps the pool's state alive
+        // for the whole call.
+        unsafe { Shared::submit(SharedRef::as_ptr(shared), job, when_full(shared)) }
+    }
+
+    /// Counts a task about to be scheduled in the current generation;
+    /// returns the generation's parity. The task must then be run or
+    /// dropped (its kind's functions settle the count).
+    fn count_task(self: &Arc<Group>) -> Result<usize, Error> {
         let parity = (self.epoch.load(Ordering::SeqCst) & 1) as usize;
         let before = self.counts[parity].fetch_add(1, Ordering::SeqCst);
         if before & PENDING_MASK == PENDING_MASK {
@@ -255,18 +280,7 @@ impl Group {
             // The generation's pending tasks hold the group (module docs).
             std::mem::forget(Arc::clone(self));
         }
-        // From the whole group's address, so that the worker may go back
-        // from the table to the group (`group_of`).
-        let group: *const Group = Arc::as_ptr(self);
-        // SAFETY: `kinds` is a field of the live group; `parity` < 2.
-        let kind = unsafe {
-            NonNull::new_unchecked(std::ptr::addr_of!((*group).kinds[parity]).cast_mut())
-        };
-        let job = Job::grouped_c(kind, func, arg);
-        let shared = &self.shared;
-        // SAFETY: the group's `Arc<Shared>` keeps the pool's state alive
-        // for the whole call.
-        unsafe { Shared::submit(Arc::as_ptr(shared), job, when_full(shared)) }
+        Ok(parity)
     }
 
     /// Applies `change` (a finished task, or -1 pending) to the count of
@@ -445,4 +459,81 @@ fn signal_fd(fd: c_int) {
     // full counter (EAGAIN, after 2^64 - 2 unread signals) is already
     // readable.
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+/// Model checks of the generation counts, the epoch's move and the wait's
+/// wake-up, on the shipped `Group` (its locks and atomics come from
+/// `crate::sync`): `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::sync::Arc;
+
+    use super::{FINISHED, Group};
+    use crate::builder::Config;
+    use crate::shared::Shared;
+    use crate::sync::{AtomicBool, Ordering};
+
+    fn group() -> Arc<Group> {
+        let config = Config {
+            block: true,
+            prealloc: false,
+            queue_limit: u64::MAX,
+            idle_timeout: None,
+            stack_size: None,
+            thread_name: "loom".to_owned(),
+            on_start: None,
+            on_exit: None,
+            panic_handler: None,
+        };
+        let shared = loom::sync::Arc::new(Shared::new(1, config));
+        Group::new(&shared).unwrap()
+    }
+
+    /// A task counted before two waits begin finishes on another thread
+    /// while a third thread counts and finishes another: both waits return
+    /// (no lost wake-up, whichever of them moves the epoch), and neither
+    /// before the first task finished. Then nothing holds the group but
+    /// its handle.
+    #[test]
+    fn loom_group_waits_return_once_earlier_tasks_finished() {
+        let mut model = crate::sync::loom_model();
+        model.preemption_bound = Some(2);
+        model.check(|| {
+            let group = group();
+            let first = group.count_task().unwrap();
+            let first_done = Arc::new(AtomicBool::new(false));
+            let finisher = {
+                let (group, done) = (Arc::clone(&group), Arc::clone(&first_done));
+                loom::thread::spawn(move || {
+                    done.store(true, Ordering::SeqCst);
+                    group.settle(first, FINISHED);
+                })
+            };
+            let other = {
+                let group = Arc::clone(&group);
+                loom::thread::spawn(move || {
+                    let parity = group.count_task().unwrap();
+                    group.settle(parity, FINISHED);
+                })
+            };
+            let second_waiter = {
+                let (group, done) = (Arc::clone(&group), Arc::clone(&first_done));
+                loom::thread::spawn(move || {
+                    group.wait(None).unwrap();
+                    assert!(done.load(Ordering::SeqCst), "returned before its task");
+                })
+            };
+            group.wait(None).unwrap();
+            assert!(
+                first_done.load(Ordering::SeqCst),
+                "returned before its task"
+            );
+            for thread in [finisher, other, second_waiter] {
+                thread.join().unwrap();
+            }
+            assert_eq!(group.stats().pending, 0);
+            assert_eq!(group.stats().completed, 2);
+            assert_eq!(Arc::strong_count(&group), 1);
+        });
+    }
 }

@@ -205,3 +205,34 @@ fn exact_wait_model(queue_limit: u64) {
         close_and_join(&shared, vec![worker]);
     });
 }
+
+/// `pool_cancel_queued` against a worker taking tasks, in a queue mode:
+/// every task runs or is handed back, exactly once; the counts end
+/// balanced (a wait then returns at once), and the worker is not left
+/// asleep with a task queued.
+#[test]
+fn loom_cancel_races_a_worker_taking_tasks() {
+    loom_model().check(|| {
+        let shared = Arc::new(Shared::new(1, config(u64::MAX, None)));
+        let worker = start_worker(&shared, 0, || {});
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let ran = Arc::clone(&ran);
+            schedule(&shared, move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        }
+        let canceller = {
+            let shared = Arc::clone(&shared);
+            loom::thread::spawn(move || shared.cancel_queued(drop))
+        };
+        let cancelled = canceller.join().unwrap();
+        let bound = shared.begin_wait().unwrap();
+        assert_eq!(shared.wait_for_bound(bound, None), Ok(()));
+        assert_eq!(ran.load(Ordering::SeqCst) as u64 + cancelled, 2);
+        assert_eq!(shared.stats().cancelled, cancelled);
+        assert!(shared.drained());
+        close_and_join(&shared, vec![worker]);
+    });
+}

@@ -1,6 +1,6 @@
 //! The safe Rust API: `Pool` and `Stats`.
 
-use std::sync::Arc;
+use crate::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::admission::WhenFull;
@@ -194,7 +194,7 @@ impl Pool {
         self.shared.cancel_queued(drop)
     }
 
-    pub(crate) fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 

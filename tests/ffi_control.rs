@@ -476,11 +476,20 @@ fn a_pool_inherited_through_fork_refuses_every_call_and_frees() {
         assert_eq!(schedule(p, gated_task, arg(held)), POOL_OK);
         wait_until("a worker holds a task", || held.started() == 1);
         let ran = leak(AtomicUsize::new(0));
+        let group = unsafe { pool_group_new(p) };
+        assert!(!group.is_null());
+        assert_eq!(
+            unsafe { pool_group_schedule(group, Some(gated_task), arg(held)) },
+            POOL_OK
+        );
         // SAFETY: the child calls only the pool's functions and `_exit`.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            let code = child_checks(p, ran);
+            let code = match child_group_checks(p, group, ran) {
+                0 => child_checks(p, ran),
+                failed => failed,
+            };
             unsafe { libc::_exit(code) };
         }
         let mut status = 0;
@@ -493,11 +502,38 @@ fn a_pool_inherited_through_fork_refuses_every_call_and_frees() {
             libc::WEXITSTATUS(status)
         );
         held.open();
+        assert_eq!(unsafe { pool_group_free(group) }, POOL_OK);
         assert_eq!(schedule(p, counter_task, arg(ran)), POOL_OK);
         assert_eq!(wait(p), POOL_OK);
         assert_eq!(ran.load(SeqCst), 1);
         free_pool(p);
     }
+}
+
+/// In the child, on a group made before the fork: numbers 20 and up.
+fn child_group_checks(p: *mut pool_t, group: *mut pool_group_t, ran: &'static AtomicUsize) -> i32 {
+    unsafe {
+        if pool_group_schedule(group, Some(counter_task), arg(ran)) != POOL_ERR_FORKED {
+            return 20;
+        }
+        if pool_group_wait(group, 1000) != POOL_ERR_FORKED {
+            return 21;
+        }
+        if pool_group_fd(group) != -1 || *libc::__errno_location() != libc::ECHILD {
+            return 22;
+        }
+        if !pool_group_new(p).is_null() || *libc::__errno_location() != libc::ECHILD {
+            return 23;
+        }
+        unsafe extern "C" fn body(_: *mut c_void, _: usize, _: usize) {}
+        if pool_parallel_for(p, 0, 100, 1, Some(body), ptr::null_mut()) != POOL_ERR_FORKED {
+            return 24;
+        }
+        if pool_group_free(group) != POOL_OK {
+            return 25;
+        }
+    }
+    0
 }
 
 /// In the child: returns the number of the first failed check, 0 if all

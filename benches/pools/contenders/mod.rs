@@ -45,6 +45,7 @@ pub trait Contender: Sync {
 pub fn all() -> Vec<&'static dyn Contender> {
     vec![
         &wp_c::WpC,
+        &wp_c::WpCGroup,
         &wp_rust::WpRust,
         &rayon_pool::Rayon,
         &threadpool_crate::ThreadPoolCrate,
