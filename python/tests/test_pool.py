@@ -40,7 +40,7 @@ def no_task_left_behind():
 
 
 def test_version_and_library():
-    assert workerpool.version() == "0.1.0"
+    assert workerpool.version() == "0.2.0"
     assert os.path.exists(workerpool.library_path) or "workerpool" in workerpool.library_path
 
 

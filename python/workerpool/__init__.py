@@ -54,7 +54,7 @@ __all__ = [
     "version",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: ``queue_size=UNBOUNDED``: a queue without a bound (SIZE_MAX in C).
 UNBOUNDED = ctypes.c_size_t(-1).value
