@@ -92,10 +92,13 @@ impl Shared {
         if current::is_worker_of(self) {
             return (Err(Error::Deadlock), report);
         }
-        self.begin_close();
         if mode == ShutdownMode::Cancel {
+            // Admissions stop first, and the queue goes before closing
+            // resumes a paused pool: none of its tasks starts.
+            self.counts.close();
             report.cancelled = self.cancel_queued(on_cancel);
         }
+        self.begin_close();
         let poll = || self.all_workers_returned().then_some(());
         let ended = poll().is_some()
             || (deadline.is_none_or(|deadline| Instant::now() < deadline)

@@ -353,6 +353,22 @@ fn shutdown_cancel_hands_back_the_queue_and_joins_the_workers() {
 }
 
 #[test]
+fn shutdown_cancel_of_a_paused_pool_starts_none_of_its_queue() {
+    let p = new_pool(2, true, true, usize::MAX);
+    assert_eq!(unsafe { pool_pause(p) }, POOL_OK);
+    let ran = leak(AtomicUsize::new(0));
+    for _ in 0..100 {
+        assert_eq!(schedule(p, counter_task, arg(ran)), POOL_OK);
+    }
+    let mut report = pool_shutdown_report::default();
+    let status = unsafe { pool_shutdown(p, 1, u64::MAX, None, ptr::null_mut(), &mut report) };
+    assert_eq!(status, POOL_OK);
+    assert_eq!((report.cancelled, report.queued, report.running), (100, 0, 0));
+    assert_eq!(ran.load(SeqCst), 0);
+    free_pool(p);
+}
+
+#[test]
 fn shutdown_drain_runs_the_queue_and_a_timeout_reports_it() {
     let p = new_pool(1, true, true, usize::MAX);
     let held = leak(Gated::new());
