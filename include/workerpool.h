@@ -698,7 +698,7 @@ enum pool_status pool_parallel_for(pool_t *pool,
 /**
  * Creates an options object holding the defaults: blocking, lazy workers,
  * queue size 0 (direct hand-off), no idle timeout, platform stack size,
- * thread names "workerpool-<n>", no hooks.
+ * thread names `workerpool-<n>`, no hooks.
  *
  * Ownership: the caller frees it with `pool_options_free`; it may be freed
  * or reused right after `pool_new`, which copies what it needs.
@@ -798,8 +798,8 @@ enum pool_status pool_options_set_idle_timeout_ms(pool_options_t *opts, uint64_t
 enum pool_status pool_options_set_stack_size(pool_options_t *opts, size_t bytes);
 
 /**
- * Names worker threads "<prefix>-<n>", n counting from 0 in each pool, as
- * seen in /proc/<pid>/task/<tid>/comm, gdb and top. The string is copied.
+ * Names worker threads `<prefix>-<n>`, n counting from 0 in each pool, as
+ * seen in `/proc/<pid>/task/<tid>/comm`, gdb and top. The string is copied.
  * Linux keeps 15 bytes of a thread name: a longer name is cut (on a UTF-8
  * character boundary), not refused.
  * Default prefix: "workerpool".

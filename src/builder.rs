@@ -86,6 +86,14 @@ impl fmt::Debug for Builder {
 }
 
 impl Builder {
+    /// A builder with the defaults: capacity 100, blocking, lazy workers,
+    /// hand-off (queue size 0), no idle expiry, the platform's stack size,
+    /// threads named `workerpool-<n>`, no hooks.
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().capacity(2).build().unwrap();
+    /// assert_eq!(pool.stats().capacity, 2);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -34,18 +34,24 @@ use crate::shared::{Delivery, Shared};
 use crate::waiters::Reason;
 use crate::{Error, current};
 
-/// What `pool_shutdown` found when it returned.
+/// What [`Pool::shutdown`](crate::Pool::shutdown) (and `pool_shutdown`)
+/// found when it returned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ShutdownReport {
-    pub(crate) cancelled: u64,
-    pub(crate) queued: u64,
-    pub(crate) running: u64,
+pub struct ShutdownReport {
+    /// Tasks removed unrun by this call.
+    pub cancelled: u64,
+    /// Tasks still queued when it returned (a drain that timed out).
+    pub queued: u64,
+    /// Tasks still running when it returned.
+    pub running: u64,
 }
 
-/// Whether `pool_shutdown` runs or removes what is queued.
+/// Whether a shutdown runs or removes what is queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ShutdownMode {
+pub enum ShutdownMode {
+    /// Let the queued tasks run.
     Drain,
+    /// Remove them unrun (their closures are dropped).
     Cancel,
 }
 
@@ -62,7 +68,8 @@ impl Shared {
             self.counts.withdraw_task();
             self.tallies.cancelled.fetch_add(1, Ordering::Relaxed);
             removed += 1;
-            on_cancel(job);
+            // A Rust closure of a group, dropped here, counts as cancelled.
+            crate::group::as_cancelled(|| on_cancel(job));
         };
         // Parked tasks were taken before those still queued.
         for job in self.pause.take_parked() {

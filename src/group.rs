@@ -62,6 +62,7 @@
 
 use std::cell::Cell;
 use std::ffi::c_int;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
@@ -143,8 +144,108 @@ unsafe fn group_of<'a>(kind: *const Kind) -> (&'a Group, usize) {
 
 thread_local! {
     /// The innermost group task this thread runs (a list through the
-    /// stack frames of `run_grouped`), for `Deadlock`.
+    /// stack frames of `run_grouped` and `Ticket::run`), for `Deadlock`.
     static RUNNING: Cell<*const Running> = const { Cell::new(std::ptr::null()) };
+    /// Set while `pool_cancel_queued` drops tasks it removed: a Rust
+    /// group task dropped then counts as cancelled, not as refused.
+    static CANCELLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `drop_them` (which drops removed tasks) with Rust group tasks
+/// counted as cancelled.
+pub(crate) fn as_cancelled<R>(drop_them: impl FnOnce() -> R) -> R {
+    CANCELLING.with(|c| c.set(true));
+    let result = drop_them();
+    CANCELLING.with(|c| c.set(false));
+    result
+}
+
+/// A Rust closure's place in a group (`Group::spawn_closure`): settles
+/// the count once, finished when run (or when the closure panicked), else
+/// cancelled or refused when dropped unrun. The generation's reference
+/// keeps the group alive while a ticket exists (module docs).
+pub(crate) struct Ticket {
+    group: NonNull<Group>,
+    parity: usize,
+}
+
+// SAFETY: a ticket only reaches the group's atomics and lock (`Group` is
+// `Sync`), from whichever thread runs or drops the task.
+unsafe impl Send for Ticket {}
+
+impl Ticket {
+    /// Runs `task` as a task of the group (known as one for `Deadlock`),
+    /// then counts it finished, also if it panics.
+    pub(crate) fn run<R>(self, task: impl FnOnce() -> R) -> R {
+        let node = Running {
+            group: self.group.as_ptr(),
+            outer: RUNNING.with(Cell::get),
+        };
+        RUNNING.with(|r| r.set(&node));
+        // Restores the list and settles on the way out, panicking or not.
+        struct Leave(ManuallyDrop<Ticket>, *const Running);
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                RUNNING.with(|r| r.set(self.1));
+                let (group, parity) = (self.0.group, self.0.parity);
+                // SAFETY: alive while the ticket exists (module docs); the
+                // ticket itself is never dropped (`ManuallyDrop`), so it
+                // does not settle again.
+                unsafe { group.as_ref() }.settle(parity, FINISHED);
+            }
+        }
+        let outer = node.outer;
+        let leave = Leave(ManuallyDrop::new(self), outer);
+        let result = task();
+        drop(leave);
+        result
+    }
+}
+
+/// A Rust closure of a group and its ticket: dropped unrun, the closure
+/// (and whatever it captured) goes first, then the ticket settles, so a
+/// scope (`scope.rs`) that sees the count at zero knows no borrow of the
+/// closure is still in use.
+struct GroupTask<F> {
+    task: ManuallyDrop<F>,
+    ticket: ManuallyDrop<Ticket>,
+}
+
+impl<F: FnOnce()> GroupTask<F> {
+    fn run(self) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: each field is taken once, and `this` is never dropped.
+        let (task, ticket) = unsafe {
+            (
+                ManuallyDrop::take(&mut this.task),
+                ManuallyDrop::take(&mut this.ticket),
+            )
+        };
+        ticket.run(task);
+    }
+}
+
+impl<F> Drop for GroupTask<F> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once each, in this order; `run` bypasses this.
+        unsafe {
+            ManuallyDrop::drop(&mut self.task);
+            ManuallyDrop::drop(&mut self.ticket);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // Reached only for a ticket whose task never ran (`run` keeps it
+        // in a `ManuallyDrop`): cancelled, or refused.
+        // SAFETY: alive while the ticket exists (module docs).
+        let group = unsafe { self.group.as_ref() };
+        if CANCELLING.with(Cell::get) {
+            group.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        group.settle(self.parity, u64::MAX);
+    }
 }
 
 struct Running {
@@ -212,7 +313,13 @@ impl Group {
         if shared.is_closing() {
             return Err(Error::Freed);
         }
-        Ok(Arc::new(Group {
+        Ok(Group::closed(shared))
+    }
+
+    /// A group on `shared` whatever its state (a closing pool refuses its
+    /// schedules with `Freed`).
+    pub(crate) fn closed(shared: &SharedRef) -> Arc<Group> {
+        Arc::new(Group {
             kinds: [group_kind(0), group_kind(1)],
             counts: [
                 CachePadded::new(AtomicU64::new(0)),
@@ -225,7 +332,7 @@ impl Group {
             shared: SharedRef::clone(shared),
             state: Mutex::new(Locked { fd: -1 }),
             drained: Condvar::new(),
-        }))
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Locked> {
@@ -258,6 +365,29 @@ impl Group {
             NonNull::new_unchecked(std::ptr::addr_of!((*group).kinds[parity]).cast_mut())
         };
         let job = Job::grouped_c(kind, func, arg);
+        let shared = &self.shared;
+        // SAFETY: the group's `Arc<Shared>` keeps the pool's state alive
+        // for the whole call.
+        unsafe { Shared::submit(SharedRef::as_ptr(shared), job, when_full(shared)) }
+    }
+
+    /// Schedules the closure `task` on the group's pool, counted in the
+    /// group (as `schedule` does for a C task).
+    pub(crate) fn spawn_closure(
+        self: &Arc<Group>,
+        task: impl FnOnce() + Send + 'static,
+        when_full: impl FnOnce(&Shared) -> WhenFull,
+    ) -> Result<(), Error> {
+        let parity = self.count_task()?;
+        let ticket = Ticket {
+            group: NonNull::from(&**self),
+            parity,
+        };
+        let task = GroupTask {
+            task: ManuallyDrop::new(task),
+            ticket: ManuallyDrop::new(ticket),
+        };
+        let job = Job::closure(move || task.run());
         let shared = &self.shared;
         // SAFETY: the group's `Arc<Shared>` keeps the pool's state alive
         // for the whole call.

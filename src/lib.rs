@@ -20,6 +20,8 @@
 //! start worker threads on stacks the pool maps itself. `parallel_for.rs`
 //! runs a range in chunks on the calling thread and helper tasks.
 
+#![deny(missing_docs)]
+
 mod admission;
 mod builder;
 mod completions;
@@ -44,9 +46,11 @@ mod pause;
 mod pool;
 mod queue;
 mod queue_mode;
+mod scope;
 mod seats;
 mod shared;
 mod sleep;
+mod spawn;
 mod stacks;
 mod sync;
 mod thread;
@@ -57,9 +61,12 @@ mod worker;
 pub use builder::{
     Builder, DEFAULT_CAPACITY, MAX_CAPACITY, MAX_STACK_SIZE, UNBOUNDED, clamp_capacity,
 };
+pub use control::{ShutdownMode, ShutdownReport};
 pub use current::MAX_INLINE_DEPTH;
 pub use error::Error;
 pub use pool::{Pool, Stats};
+pub use scope::{Scope, TaskGroup};
+pub use spawn::{Cancelled, Handle};
 
 /// The README's Rust examples run as doctests.
 #[cfg(doctest)]

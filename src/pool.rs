@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::admission::WhenFull;
 use crate::builder::{Builder, Config, clamp_capacity};
+use crate::control::{ShutdownMode, ShutdownReport};
 use crate::job::Job;
 use crate::shared::Shared;
 use crate::{Error, current};
@@ -59,10 +60,16 @@ pub struct Stats {
 
 impl Pool {
     /// A pool with `capacity` workers (clamped) and default options.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(4).unwrap();
+    /// assert_eq!(pool.stats().workers, 0); // lazy: started on demand
+    /// ```
     pub fn new(capacity: usize) -> Result<Pool, Error> {
         Builder::new().capacity(capacity).build()
     }
 
+    /// The same as [`Builder::new`].
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -194,10 +201,96 @@ impl Pool {
         self.shared.cancel_queued(drop)
     }
 
+    /// Shuts the pool down as dropping it does, choosing what happens to
+    /// the queued tasks (`mode`), and waits at most `timeout` for the
+    /// running ones and for every worker to be joined. Schedules fail with
+    /// [`Error::Freed`] from now on; no thread is ever killed. Returns the
+    /// report once every worker is joined, or [`Error::Timeout`] with
+    /// nothing else to say (call it again to wait longer: it reports what
+    /// it cancels each time); [`Error::Deadlock`] from a worker of this
+    /// pool. Dropping the pool afterwards waits for whatever still runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workerpool::ShutdownMode;
+    ///
+    /// let pool = workerpool::Builder::new().capacity(1).queue_size(16).build().unwrap();
+    /// pool.pause().unwrap();
+    /// for _ in 0..5 {
+    ///     pool.schedule(|| unreachable!("cancelled")).unwrap();
+    /// }
+    /// let report = pool.shutdown(ShutdownMode::Cancel, Duration::from_secs(60)).unwrap();
+    /// assert_eq!(report.cancelled, 5);
+    /// assert!(pool.schedule(|| ()).is_err());
+    /// ```
+    pub fn shutdown(&self, mode: ShutdownMode, timeout: Duration) -> Result<ShutdownReport, Error> {
+        let deadline = Instant::now().checked_add(timeout);
+        match self.shared.shutdown_within(mode, deadline, drop) {
+            (Ok(()), report) => Ok(report),
+            (Err(error), _) => Err(error),
+        }
+    }
+
+    /// Calls `body(i)` for every `i` in `range`, exactly once, in parallel
+    /// on the calling thread and the pool's workers, in chunks of at least
+    /// `grain` indices (0: the pool chooses, a few chunks per worker), and
+    /// returns once all ran (`pool_parallel_for`). Safe from a task of
+    /// this pool (nested loops run). A panic of `body` is resumed here once
+    /// every chunk finished. [`Error::Invalid`] for a reversed range,
+    /// [`Error::Freed`] once the pool is shutting down.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let sum = AtomicU64::new(0);
+    /// pool.for_each(0..1000, 0, |i| { sum.fetch_add(i as u64, Ordering::Relaxed); }).unwrap();
+    /// assert_eq!(sum.into_inner(), 499_500);
+    /// ```
+    pub fn for_each(
+        &self,
+        range: std::ops::Range<usize>,
+        grain: usize,
+        body: impl Fn(usize) + Sync,
+    ) -> Result<(), Error> {
+        self.parallel_for_chunks(range, grain, |begin, end| (begin..end).for_each(&body))
+    }
+
+    /// As [`Pool::for_each`], calling `body` once per chunk with the
+    /// chunk's range.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let seen = AtomicUsize::new(0);
+    /// pool.for_each_chunk(0..100, 10, |chunk| {
+    ///     assert!(chunk.len() >= 10);
+    ///     seen.fetch_add(chunk.len(), Ordering::Relaxed);
+    /// }).unwrap();
+    /// assert_eq!(seen.into_inner(), 100);
+    /// ```
+    pub fn for_each_chunk(
+        &self,
+        range: std::ops::Range<usize>,
+        grain: usize,
+        body: impl Fn(std::ops::Range<usize>) + Sync,
+    ) -> Result<(), Error> {
+        self.parallel_for_chunks(range, grain, |begin, end| body(begin..end))
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
+    /// A snapshot of the pool's counters.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// pool.schedule(|| ()).unwrap();
+    /// pool.wait().unwrap();
+    /// assert_eq!(pool.stats().completed, 1);
+    /// ```
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }

@@ -363,7 +363,10 @@ fn shutdown_cancel_of_a_paused_pool_starts_none_of_its_queue() {
     let mut report = pool_shutdown_report::default();
     let status = unsafe { pool_shutdown(p, 1, u64::MAX, None, ptr::null_mut(), &mut report) };
     assert_eq!(status, POOL_OK);
-    assert_eq!((report.cancelled, report.queued, report.running), (100, 0, 0));
+    assert_eq!(
+        (report.cancelled, report.queued, report.running),
+        (100, 0, 0)
+    );
     assert_eq!(ran.load(SeqCst), 0);
     free_pool(p);
 }

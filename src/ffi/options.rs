@@ -59,7 +59,7 @@ unsafe fn update(
 
 /// Creates an options object holding the defaults: blocking, lazy workers,
 /// queue size 0 (direct hand-off), no idle timeout, platform stack size,
-/// thread names "workerpool-<n>", no hooks.
+/// thread names `workerpool-<n>`, no hooks.
 ///
 /// Ownership: the caller frees it with `pool_options_free`; it may be freed
 /// or reused right after `pool_new`, which copies what it needs.
@@ -192,8 +192,8 @@ pub unsafe extern "C" fn pool_options_set_stack_size(
     unsafe { update(opts, |b| b.stack_size(bytes)) }
 }
 
-/// Names worker threads "<prefix>-<n>", n counting from 0 in each pool, as
-/// seen in /proc/<pid>/task/<tid>/comm, gdb and top. The string is copied.
+/// Names worker threads `<prefix>-<n>`, n counting from 0 in each pool, as
+/// seen in `/proc/<pid>/task/<tid>/comm`, gdb and top. The string is copied.
 /// Linux keeps 15 bytes of a thread name: a longer name is cut (on a UTF-8
 /// character boundary), not refused.
 /// Default prefix: "workerpool".
