@@ -70,7 +70,10 @@ impl Shared {
         let Delivery::Queue { queue, sleepers } = &self.delivery else {
             return;
         };
-        let more = || done() || queue.len() > 0 || self.is_closing();
+        // A queued task is one to run only while not paused: a paused
+        // pool's queue would keep this from sleeping (resume wakes
+        // sleepers for the backlog).
+        let more = || done() || (queue.len() > 0 && !self.is_paused()) || self.is_closing();
         sleepers.sleep_helping(&self.counts, &more, deadline);
     }
 

@@ -514,3 +514,51 @@ fn bad_input_and_a_closing_pool() {
         free_pool(p);
     }
 }
+
+/// A worker waiting for a group while the pool is paused sleeps (it does
+/// not run the paused queue), and returns once the group's task, running
+/// elsewhere, ends.
+#[test]
+fn a_waiting_worker_of_a_paused_pool_runs_nothing_and_returns() {
+    let p = new_pool(2, true, true, usize::MAX);
+    let g = group_new(p);
+    let member = leak(Gated::new());
+    assert_eq!(gschedule(g, gated_task, arg(member)), POOL_OK);
+    wait_until("the member runs", || member.started() == 1);
+    struct Waiter {
+        group: GroupPtr,
+        began: AtomicBool,
+        status: StatusCell,
+    }
+    let waiter = leak(Waiter {
+        group: GroupPtr(g),
+        began: AtomicBool::new(false),
+        status: StatusCell::default(),
+    });
+    unsafe extern "C" fn wait_group(a: *mut c_void) {
+        let w = unsafe { &*(a as *const Waiter) };
+        w.began.store(true, SeqCst);
+        w.status
+            .set(unsafe { pool_group_wait(w.group.get(), u64::MAX) });
+    }
+    assert_eq!(schedule(p, wait_group, arg(waiter)), POOL_OK);
+    wait_until("the waiter runs", || waiter.began.load(SeqCst));
+    assert_eq!(unsafe { pool_pause(p) }, POOL_OK);
+    let ran = leak(AtomicUsize::new(0));
+    assert_eq!(schedule(p, counter_task, arg(ran)), POOL_OK);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        ran.load(SeqCst),
+        0,
+        "a waiting worker ran a task of a paused pool"
+    );
+    member.open();
+    wait_until("the wait returned", || waiter.status.get().is_some());
+    assert_eq!(waiter.status.get(), Some(POOL_OK));
+    assert_eq!(ran.load(SeqCst), 0);
+    assert_eq!(unsafe { pool_resume(p) }, POOL_OK);
+    assert_eq!(wait(p), POOL_OK);
+    assert_eq!(ran.load(SeqCst), 1);
+    assert_eq!(unsafe { pool_group_free(g) }, POOL_OK);
+    free_pool(p);
+}
