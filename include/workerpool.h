@@ -249,8 +249,9 @@ enum pool_status pool_pause(pool_t *pool);
  * schedulers waiting for room are let in. A pool that is not paused is
  * left as it is. Thread-safe.
  *
- * Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` began),
- * `POOL_ERR_FORKED`, `POOL_ERR_INVALID` (`pool` NULL).
+ * Returns `POOL_OK`, `POOL_ERR_FREED` (`pool_free` or `pool_shutdown`
+ * began: closing already resumed the pool), `POOL_ERR_FORKED`,
+ * `POOL_ERR_INVALID` (`pool` NULL).
  *
  * # Safety
  * `pool` is NULL or a live handle.
@@ -261,7 +262,10 @@ enum pool_status pool_resume(pool_t *pool);
  * Removes every task accepted and not yet started, and calls
  * `on_cancel(task, arg, ctx)` (may be NULL) exactly once per removed task,
  * on the calling thread, before returning, so the caller can free `arg`.
- * `*cancelled` (may be NULL) gets their number. Running tasks are not
+ * `*cancelled` (may be NULL) gets their number. (Helper tasks that a
+ * `pool_parallel_for` left queued, the pool's own, are dropped too and
+ * counted as completed, never reported: their loop runs without them.)
+ * Running tasks are not
  * touched; removed tasks never run, and count in `pool_stats.cancelled`
  * (and in their group's `cancelled`). Tasks accepted while the call runs
  * may or may not be removed. In hand-off mode (`queue_size` 0) every
@@ -299,8 +303,10 @@ enum pool_status pool_cancel_queued(pool_t *pool,
  * `pool_free`, which then waits for whatever still runs and releases the
  * memory. Thread-safe, as `pool_free`.
  *
- * Returns `POOL_OK` (every worker joined), `POOL_ERR_TIMEOUT` (some task
- * still runs or waits at the deadline), `POOL_ERR_DEADLOCK` (called from a
+ * Returns `POOL_OK` (every worker joined), `POOL_ERR_TIMEOUT` (at the
+ * deadline some task still ran or waited, or a worker had not yet
+ * returned: its `on_exit` hook may still run; `report` says which tasks),
+ * `POOL_ERR_DEADLOCK` (called from a
  * worker of this pool: nothing is done), `POOL_ERR_FREED` (`pool_free`
  * began), `POOL_ERR_FORKED`, `POOL_ERR_INVALID` (`pool` NULL, or `mode`
  * not a `pool_shutdown_mode`).

@@ -6,7 +6,9 @@
 //! Queue modes: the canceller pops the queue as a worker does (each task
 //! leaves the queue exactly once: to a worker, which runs it, or to the
 //! canceller, which hands it back), and takes the tasks parked by workers
-//! of a paused pool (`pause.rs`). Each removed task is uncounted (as a
+//! of a paused pool (`pause.rs`). A parallel loop's helper task, the
+//! pool's own, is dropped and counted done instead: nobody scheduled it,
+//! and its loop runs without it. Each removed task is uncounted (as a
 //! refused schedule gives its task back) before it is handed to the
 //! caller, counted in `Tallies::cancelled`, and never runs. Hand-off mode
 //! has no queue: every accepted task is already on a worker's line, as
@@ -63,8 +65,17 @@ impl Shared {
         let Delivery::Queue { queue, .. } = &self.delivery else {
             return 0;
         };
-        let mut removed = 0;
+        let (mut removed, mut popped) = (0, false);
         let mut give_back = |job: Job| {
+            popped = true;
+            if job.is_internal() {
+                // A parallel loop's helper: the loop does not need it (its
+                // caller runs what is left). Dropped as done, not reported:
+                // the caller never scheduled it.
+                drop(job);
+                self.done.record_shared();
+                return;
+            }
             self.counts.withdraw_task();
             self.tallies.cancelled.fetch_add(1, Ordering::Relaxed);
             removed += 1;
@@ -78,7 +89,7 @@ impl Shared {
         while let Some(job) = queue.pop(None) {
             give_back(job);
         }
-        if removed > 0 {
+        if popped {
             // Room for schedulers, and waits whose tasks are gone.
             self.waiters.wake_all();
         }

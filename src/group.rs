@@ -123,6 +123,7 @@ const fn group_kind(parity: usize) -> Kind {
         drop: drop_grouped,
         cancel: Some(cancel_grouped),
         index: parity,
+        internal: false,
     }
 }
 

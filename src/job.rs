@@ -69,6 +69,10 @@ pub(crate) struct Kind {
     /// Which of its owner's tables this is (a group's generation parity;
     /// 0 for the static tables).
     pub(crate) index: usize,
+    /// A task of the pool's own (a parallel loop's helper), not one a
+    /// caller scheduled: `pool_cancel_queued` drops it as done, without
+    /// counting or reporting it.
+    pub(crate) internal: bool,
 }
 
 /// A task, ready to run exactly once on any thread.
@@ -121,6 +125,29 @@ impl Job {
                 kind: NonNull::from(&Boxed::<F>::KIND),
                 payload,
             }
+        }
+    }
+
+    /// A task of the pool's own (a parallel loop's helper): as `closure`,
+    /// kept in place (it must fit), and marked internal (`Kind::internal`).
+    pub(crate) fn internal<F: FnOnce() + Send + 'static>(task: F) -> Job {
+        const { assert!(fits_in_place::<F>(), "an internal task fits in place") };
+        let mut payload = Payload::uninit();
+        // SAFETY: the assertion above checked size and alignment; the
+        // kind's functions read it back as `F`.
+        unsafe { payload.as_mut_ptr().cast::<F>().write(task) };
+        Job::Closure {
+            kind: NonNull::from(&InPlace::<F>::INTERNAL),
+            payload,
+        }
+    }
+
+    /// Whether this is a task of the pool's own (`Job::internal`).
+    pub(crate) fn is_internal(&self) -> bool {
+        match self {
+            Job::Extern { .. } => false,
+            // SAFETY: `kind` is live: static, or kept alive by this task.
+            Job::Closure { kind, .. } => unsafe { kind.as_ref() }.internal,
         }
     }
 
@@ -225,6 +252,11 @@ impl<F: FnOnce() + Send + 'static> InPlace<F> {
         drop: Self::drop,
         cancel: None,
         index: 0,
+        internal: false,
+    };
+    const INTERNAL: Kind = Kind {
+        internal: true,
+        ..Self::KIND
     };
 
     /// # Safety
@@ -251,6 +283,7 @@ impl<F: FnOnce() + Send + 'static> Boxed<F> {
         drop: Self::drop,
         cancel: None,
         index: 0,
+        internal: false,
     };
 
     /// # Safety

@@ -351,7 +351,9 @@ impl Pool {
             }
             let helper = Arc::clone(state);
             // One word of captures: kept in place in the job, no allocation.
-            let job = Job::closure(move || helper.help());
+            // A task of the pool's own: a cancel drops it as done (the loop
+            // never depends on a helper), unreported.
+            let job = Job::internal(move || helper.help());
             if self.submit(job, WhenFull::Refuse).is_err() {
                 break;
             }

@@ -150,6 +150,7 @@ impl Shared {
     /// A worker saw the pool paused before taking a task: waits until
     /// resumed (or closing), or retires if a shrink left the pool above
     /// capacity and the other workers cover the pending tasks.
+    #[cold]
     pub(crate) fn wait_while_paused(&self) -> AfterPause {
         let mut parked = self.pause.lock();
         loop {
@@ -170,6 +171,7 @@ impl Shared {
     /// A worker took `job` and then saw the pool paused: parks it until
     /// resumed (then runs it) or cancelled (then clears its seat's mark and
     /// looks again).
+    #[cold]
     pub(crate) fn park_for(&self, me: &WorkerSlot, job: Job) -> AfterPause {
         self.park(me.seat, || me.line.clear_mark(), job)
     }

@@ -14,17 +14,6 @@ use crate::shared::{Delivery, Shared, WorkerSlot};
 use crate::sleep::{self, Idle, Sleepers};
 use crate::sync::Spin;
 
-/// What one look at the queue found.
-enum Taken {
-    Job(Job),
-    /// Nothing queued.
-    Empty,
-    /// Look again at once (resumed, or a parked task was cancelled).
-    Retry,
-    /// Retired while paused: already uncounted.
-    Leave,
-}
-
 impl Shared {
     fn queue_parts(&self) -> (&Queue<Job>, &Sleepers) {
         match &self.delivery {
@@ -57,21 +46,42 @@ impl Shared {
     /// The next job for a worker, or `None` when the worker must leave (it
     /// is then already uncounted: idle expiry, retirement, closing).
     pub(crate) fn next_queued(&self, me: &WorkerSlot) -> Option<Job> {
-        let (_, sleepers) = self.queue_parts();
+        let (queue, sleepers) = self.queue_parts();
+        let mark = &me.line.mark;
+        // The pause flag is read before each pop and again after a pop
+        // that found a task (`pause.rs`); the paused paths are cold, so
+        // the task moves straight from the queue to the caller.
         'look: loop {
-            match self.take_queued(me) {
-                Taken::Job(job) => return Some(job),
-                Taken::Leave => return None,
-                Taken::Retry => continue 'look,
-                Taken::Empty => {}
+            if self.is_paused() {
+                match self.wait_while_paused() {
+                    AfterPause::Leave => return None,
+                    _ => continue 'look,
+                }
+            }
+            if let Some(job) = queue.pop(Some(mark)) {
+                if !self.is_paused() {
+                    return Some(job);
+                }
+                match self.park_for(me, job) {
+                    AfterPause::Run(job) => return Some(job),
+                    AfterPause::Leave => return None,
+                    AfterPause::Retry => continue 'look,
+                }
             }
             let spin = Spin::new();
             while spin.before_blocking() {
-                match self.take_queued(me) {
-                    Taken::Job(job) => return Some(job),
-                    Taken::Leave => return None,
-                    Taken::Retry => continue 'look,
-                    Taken::Empty => {}
+                if self.is_paused() {
+                    continue 'look;
+                }
+                if let Some(job) = queue.pop(Some(mark)) {
+                    if !self.is_paused() {
+                        return Some(job);
+                    }
+                    match self.park_for(me, job) {
+                        AfterPause::Run(job) => return Some(job),
+                        AfterPause::Leave => return None,
+                        AfterPause::Retry => continue 'look,
+                    }
                 }
             }
             // A wait may have seen this seat's mark from a claim that
@@ -87,25 +97,6 @@ impl Shared {
                 Idle::Retry => crate::sync::model_yield(),
                 Idle::Exit => return None,
             }
-        }
-    }
-
-    /// One try at the queue's oldest task, minding a pause (`pause.rs`):
-    /// the flag is read before the pop, and again after it.
-    fn take_queued(&self, me: &WorkerSlot) -> Taken {
-        let (queue, _) = self.queue_parts();
-        let after_pause = |after| match after {
-            AfterPause::Run(job) => Taken::Job(job),
-            AfterPause::Retry => Taken::Retry,
-            AfterPause::Leave => Taken::Leave,
-        };
-        if self.is_paused() {
-            return after_pause(self.wait_while_paused());
-        }
-        match queue.pop(Some(&me.line.mark)) {
-            Some(job) if self.is_paused() => after_pause(self.park_for(me, job)),
-            Some(job) => Taken::Job(job),
-            None => Taken::Empty,
         }
     }
 
