@@ -99,6 +99,11 @@ impl Builder {
     }
 
     /// Maximum number of workers; clamped by [`clamp_capacity`].
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().capacity(20_000).build().unwrap();
+    /// assert_eq!(pool.stats().capacity, workerpool::MAX_CAPACITY);
+    /// ```
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = clamp_capacity(capacity);
         self
@@ -106,6 +111,14 @@ impl Builder {
 
     /// Whether `Pool::schedule` waits for room (true) or fails at once with
     /// [`Error::NoIdleWorker`] (false).
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().capacity(1).block(false).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// pool.schedule(move || { let _ = rx.recv(); }).unwrap();
+    /// assert_eq!(pool.schedule(|| ()), Err(workerpool::Error::NoIdleWorker));
+    /// drop(tx);
+    /// ```
     pub fn block(mut self, block: bool) -> Self {
         self.config.block = block;
         self
@@ -114,6 +127,11 @@ impl Builder {
     /// Start every worker in `build` instead of on demand: `build` returns
     /// once every thread runs under its name (it does not wait for their
     /// `on_start` hooks).
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().capacity(3).prealloc(true).build().unwrap();
+    /// assert_eq!(pool.stats().workers, 3);
+    /// ```
     pub fn prealloc(mut self, prealloc: bool) -> Self {
         self.config.prealloc = prealloc;
         self
@@ -122,6 +140,14 @@ impl Builder {
     /// How many accepted tasks may wait for a worker once all `capacity`
     /// workers are busy: 0 (the default) is direct hand-off, [`UNBOUNDED`]
     /// has no limit.
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().capacity(1).queue_size(2).block(false).build().unwrap();
+    /// pool.pause().unwrap(); // nothing starts: only the queue's room counts
+    /// assert!(pool.schedule(|| ()).is_ok() && pool.schedule(|| ()).is_ok());
+    /// assert_eq!(pool.schedule(|| ()), Err(workerpool::Error::NoIdleWorker));
+    /// pool.resume();
+    /// ```
     pub fn queue_size(mut self, n: usize) -> Self {
         self.config.queue_limit = if n == UNBOUNDED { u64::MAX } else { n as u64 };
         self
@@ -129,6 +155,16 @@ impl Builder {
 
     /// A worker idle for longer than this exits; `Duration::ZERO` (the
     /// default) keeps workers forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = workerpool::Builder::new().idle_timeout(Duration::from_millis(10)).build().unwrap();
+    /// pool.schedule(|| ()).unwrap();
+    /// pool.wait().unwrap();
+    /// while pool.stats().workers > 0 {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.idle_timeout = (!timeout.is_zero()).then_some(timeout);
         self
@@ -138,6 +174,12 @@ impl Builder {
     /// (pthread's: on Linux, `RLIMIT_STACK`, usually 8 MiB). Sizes under
     /// the platform minimum are rounded up; sizes above [`MAX_STACK_SIZE`]
     /// are refused. Each stack has a guard page below it.
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().stack_size(256 * 1024).unwrap().build().unwrap();
+    /// pool.schedule(|| ()).unwrap();
+    /// assert!(workerpool::Builder::new().stack_size(usize::MAX).is_err());
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Result<Self, Error> {
         if bytes > MAX_STACK_SIZE {
             return Err(Error::Invalid);
@@ -152,6 +194,12 @@ impl Builder {
     /// a NUL byte is refused. The name is the OS thread's (what `top`, gdb
     /// and perf show); workers are not `std::thread`s, so
     /// `std::thread::current().name()` is `None` on them.
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().thread_name("io").unwrap().build().unwrap();
+    /// pool.schedule(|| ()).unwrap(); // runs on the thread "io-0"
+    /// assert!(workerpool::Builder::new().thread_name("").is_err());
+    /// ```
     pub fn thread_name(mut self, prefix: &str) -> Result<Self, Error> {
         if prefix.is_empty() || prefix.contains('\0') {
             return Err(Error::Invalid);
@@ -161,6 +209,21 @@ impl Builder {
     }
 
     /// Runs on every worker thread before its first task.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&started);
+    /// let pool = workerpool::Builder::new()
+    ///     .capacity(2)
+    ///     .on_thread_start(move || { counter.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()
+    ///     .unwrap();
+    /// pool.schedule(|| ()).unwrap();
+    /// pool.wait().unwrap();
+    /// assert_eq!(started.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn on_thread_start(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.config.on_start = Some(Arc::new(hook));
         self
@@ -168,6 +231,21 @@ impl Builder {
 
     /// Runs on every worker thread after its last task, including workers
     /// that expire or retire; all have returned when the pool is dropped.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let exited = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&exited);
+    /// let pool = workerpool::Builder::new()
+    ///     .capacity(2)
+    ///     .prealloc(true)
+    ///     .on_thread_exit(move || { counter.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(pool);
+    /// assert_eq!(exited.load(Ordering::SeqCst), 2);
+    /// ```
     pub fn on_thread_exit(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.config.on_exit = Some(Arc::new(hook));
         self
@@ -176,6 +254,16 @@ impl Builder {
     /// Called on the worker with the payload of a task that panicked. Without
     /// one the payload is dropped; either way the worker lives on and the
     /// panic is counted in [`crate::Stats::panicked`].
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new()
+    ///     .panic_handler(|payload| eprintln!("task panicked: {:?}", payload.downcast_ref::<&str>()))
+    ///     .build()
+    ///     .unwrap();
+    /// pool.schedule(|| panic!("oops")).unwrap();
+    /// pool.wait().unwrap();
+    /// assert_eq!(pool.stats().panicked, 1);
+    /// ```
     pub fn panic_handler(
         mut self,
         handler: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static,
@@ -193,6 +281,13 @@ impl Builder {
 
     /// Builds the pool. Fails with [`Error::Spawn`] when a preallocated worker
     /// could not be started; the workers already started are joined first.
+    ///
+    /// ```
+    /// let builder = workerpool::Builder::new().capacity(2);
+    /// let (a, b) = (builder.build().unwrap(), builder.build().unwrap());
+    /// a.schedule(|| ()).unwrap();
+    /// b.schedule(|| ()).unwrap();
+    /// ```
     pub fn build(&self) -> Result<Pool, Error> {
         Pool::from_config(self.capacity, self.config.clone())
     }

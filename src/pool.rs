@@ -94,16 +94,41 @@ impl Pool {
     /// index, or a function pointer and its argument) is stored in the
     /// queue as it is; a larger one costs one heap allocation (a `Box`).
     /// A task that is refused is dropped before the error returns.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pool.schedule(move || tx.send(1).unwrap()).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 1);
+    /// ```
     pub fn schedule(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
         self.submit(Job::closure(task), self.blocking_policy())
     }
 
     /// Schedules `task` only if that needs no waiting.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// pool.schedule(move || { let _ = rx.recv(); }).unwrap();
+    /// assert_eq!(pool.try_schedule(|| ()), Err(workerpool::Error::NoIdleWorker));
+    /// drop(tx);
+    /// ```
     pub fn try_schedule(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
         self.submit(Job::closure(task), WhenFull::Refuse)
     }
 
     /// Schedules `task`, waiting at most `timeout` for room.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = workerpool::Pool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// pool.schedule(move || { let _ = rx.recv(); }).unwrap();
+    /// let late = pool.schedule_timeout(|| (), Duration::from_millis(10));
+    /// assert_eq!(late, Err(workerpool::Error::Timeout));
+    /// drop(tx);
+    /// ```
     pub fn schedule_timeout(
         &self,
         task: impl FnOnce() + Send + 'static,
@@ -133,6 +158,13 @@ impl Pool {
     /// from one of this pool's workers; [`Error::Freed`] once the pool is
     /// shutting down (only reachable through the C API's `pool_free`: a
     /// `Pool` is shut down by dropping it).
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let handle = pool.spawn(|| 5).unwrap();
+    /// pool.wait().unwrap();
+    /// assert!(handle.is_finished());
+    /// ```
     pub fn wait(&self) -> Result<(), Error> {
         self.shared.wait_accepted(None)
     }
@@ -167,6 +199,12 @@ impl Pool {
     /// A preallocated pool that grows starts the new workers before
     /// returning; if the OS refuses a thread it returns [`Error::Spawn`],
     /// with the capacity changed and the workers already started kept.
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().capacity(4).prealloc(true).build().unwrap();
+    /// pool.set_capacity(2).unwrap();
+    /// assert_eq!(pool.stats().workers, 2);
+    /// ```
     pub fn set_capacity(&self, capacity: usize) -> Result<(), Error> {
         self.shared.set_capacity(clamp_capacity(capacity))
     }
@@ -189,6 +227,15 @@ impl Pool {
     }
 
     /// Resumes a paused pool (nothing if it is not paused).
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().queue_size(4).build().unwrap();
+    /// pool.pause().unwrap();
+    /// let handle = pool.spawn(|| 1).unwrap();
+    /// assert!(!handle.is_finished());
+    /// pool.resume();
+    /// assert_eq!(handle.join().unwrap(), 1);
+    /// ```
     pub fn resume(&self) {
         self.shared.resume();
     }
@@ -197,6 +244,14 @@ impl Pool {
     /// their closures are dropped on the calling thread) and returns how
     /// many. Running tasks are not touched. In hand-off mode (queue size 0)
     /// no task waits, so none is removed.
+    ///
+    /// ```
+    /// let pool = workerpool::Builder::new().queue_size(8).build().unwrap();
+    /// pool.pause().unwrap();
+    /// let handle = pool.spawn(|| 1).unwrap();
+    /// assert_eq!(pool.cancel_queued(), 1);
+    /// assert!(handle.join().unwrap_err().is::<workerpool::Cancelled>());
+    /// ```
     pub fn cancel_queued(&self) -> u64 {
         self.shared.cancel_queued(drop)
     }
@@ -296,6 +351,14 @@ impl Pool {
     }
 
     /// Whether the calling thread is one of this pool's workers.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let pool = Arc::new(workerpool::Pool::new(1).unwrap());
+    /// assert!(!pool.is_worker_thread());
+    /// let inner = Arc::clone(&pool);
+    /// assert!(pool.spawn(move || inner.is_worker_thread()).unwrap().join().unwrap());
+    /// ```
     pub fn is_worker_thread(&self) -> bool {
         current::is_worker_of(&self.shared)
     }

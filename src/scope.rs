@@ -38,6 +38,14 @@ pub struct TaskGroup {
 impl Pool {
     /// A new task group on this pool. [`Error::Freed`] once the pool is
     /// shutting down.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let (a, b) = (pool.group().unwrap(), pool.group().unwrap());
+    /// a.spawn(|| ()).unwrap();
+    /// b.spawn(|| ()).unwrap();
+    /// a.wait().unwrap(); // waits for a's task only
+    /// ```
     pub fn group(&self) -> Result<TaskGroup, Error> {
         Ok(TaskGroup {
             core: Group::new(self.shared())?,
@@ -97,6 +105,15 @@ impl Pool {
 impl TaskGroup {
     /// Schedules `task` on the group's pool, counted in the group: the
     /// pool's [`Pool::schedule`] in every other way.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let group = pool.group().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// group.spawn(move || tx.send("done").unwrap()).unwrap();
+    /// group.wait().unwrap();
+    /// assert_eq!(rx.try_recv().unwrap(), "done");
+    /// ```
     pub fn spawn(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
         self.core
             .spawn_closure(task, |shared| shared.blocking_policy())
@@ -106,6 +123,15 @@ impl TaskGroup {
     /// finished or was cancelled (tasks others add meanwhile do not hold
     /// it: `pool_group_wait`). [`Error::Deadlock`] from a task of this
     /// group.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let group = pool.group().unwrap();
+    /// for _ in 0..4 {
+    ///     group.spawn(|| std::thread::sleep(std::time::Duration::from_millis(1))).unwrap();
+    /// }
+    /// group.wait().unwrap();
+    /// ```
     pub fn wait(&self) -> Result<(), Error> {
         self.core.wait(None)
     }
@@ -144,7 +170,7 @@ impl std::fmt::Debug for TaskGroup {
 }
 
 /// The tasks of one [`Pool::scope`] call: they may borrow anything that
-/// outlives `'env`.
+/// outlives `'env`. Made by [`Pool::scope`], which has an example.
 pub struct Scope<'scope, 'env: 'scope> {
     core: Arc<Group>,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
@@ -156,6 +182,19 @@ impl<'scope> Scope<'scope, '_> {
     /// Schedules `task` on the pool (as [`Pool::schedule`]), to finish
     /// before the scope returns. A panic is kept and resumed by
     /// [`Pool::scope`] once every task has finished.
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::new(2).unwrap();
+    /// let words = ["a", "bb", "ccc"];
+    /// let total = std::sync::atomic::AtomicUsize::new(0);
+    /// pool.scope(|s| {
+    ///     for w in &words {
+    ///         let total = &total;
+    ///         s.spawn(move || { total.fetch_add(w.len(), std::sync::atomic::Ordering::Relaxed); }).unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(total.into_inner(), 6);
+    /// ```
     pub fn spawn<F>(&'scope self, task: F) -> Result<(), Error>
     where
         F: FnOnce() + Send + 'scope,

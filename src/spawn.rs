@@ -15,6 +15,15 @@ use crate::sync::{Arc, Condvar, Mutex};
 /// The payload `Handle::join` returns for a task that was removed before
 /// it ran ([`Pool::cancel_queued`], [`Pool::shutdown`] with
 /// [`ShutdownMode::Cancel`](crate::ShutdownMode::Cancel)).
+///
+/// ```
+/// let pool = workerpool::Builder::new().queue_size(4).build().unwrap();
+/// pool.pause().unwrap();
+/// let handle = pool.spawn(|| ()).unwrap();
+/// pool.cancel_queued();
+/// let payload = handle.join().unwrap_err();
+/// assert_eq!(payload.downcast_ref(), Some(&workerpool::Cancelled));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;
 
