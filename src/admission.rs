@@ -159,7 +159,10 @@ impl Shared {
                         // method may still be live (`&Queue` is all
                         // interior mutability, as `Arc`'s counts: such a
                         // reference may outlive its memory, rust#98017).
-                        shared.wake_before_push(before.with_task()).push(job);
+                        let queue = shared.wake_before_push(before.with_task());
+                        #[cfg(feature = "fault-injection")]
+                        crate::fault::pause_if_asked(crate::fault::Window::BeforePush);
+                        queue.push(job);
                         return Ok(());
                     }
                     // Give the task back and take the gated path. `hold`

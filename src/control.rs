@@ -76,8 +76,11 @@ impl Shared {
                 self.done.record_shared();
                 return;
             }
+            // Counted cancelled before it is uncounted: a helper that
+            // reads the counts, then this tally, never sees a task on its
+            // way to the queue vanish (`Shared::admitted_not_pushed`).
+            self.tallies.cancelled.fetch_add(1, Ordering::SeqCst);
             self.counts.withdraw_task();
-            self.tallies.cancelled.fetch_add(1, Ordering::Relaxed);
             removed += 1;
             // A Rust closure of a group, dropped here, counts as cancelled.
             crate::group::as_cancelled(|| on_cancel(job));

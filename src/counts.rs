@@ -50,13 +50,20 @@ const _: () = assert!(SLEEPING_SHIFT + WORKER_BITS <= 29);
 /// over 500 GiB.
 pub(crate) const MAX_PENDING: u64 = TASK_MASK;
 
+/// `a - b` in the modulo-2^34 arithmetic of `admitted`, or 0 if `b` is
+/// ahead (the difference would be "negative").
+pub(crate) fn admitted_ahead_of(a: u64, b: u64) -> u64 {
+    let d = a.wrapping_sub(b) & TASK_MASK;
+    if d > TASK_MASK / 2 { 0 } else { d }
+}
+
 /// One consistent reading of the packed word.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Counts(u64);
 
 impl Counts {
     /// Tasks admitted since the pool was built, modulo 2^34.
-    fn admitted(self) -> u64 {
+    pub(crate) fn admitted(self) -> u64 {
         self.0 >> ADMITTED_SHIFT
     }
 

@@ -78,9 +78,12 @@ pub enum Window {
     /// (hand-off: no idle line; queue: a worker still to start), before
     /// it gives the count back and takes the gated path.
     Withdraw = 2,
+    /// A queue-mode schedule decided whether a sleeper must be woken for
+    /// its task, and has not pushed the task yet.
+    BeforePush = 3,
 }
 
-const WINDOWS: usize = 3;
+const WINDOWS: usize = 4;
 static WINDOW_PAUSE_MICROS: [AtomicU32; WINDOWS] = [const { AtomicU32::new(0) }; WINDOWS];
 static WINDOW_ENTERED: [AtomicU64; WINDOWS] = [const { AtomicU64::new(0) }; WINDOWS];
 

@@ -17,6 +17,7 @@
 
 use std::time::Instant;
 
+use crate::counts::admitted_ahead_of;
 use crate::current;
 use crate::mailbox::NO_MARK;
 use crate::pause::AfterPause;
@@ -73,8 +74,36 @@ impl Shared {
         // A queued task is one to run only while not paused: a paused
         // pool's queue would keep this from sleeping (resume wakes
         // sleepers for the backlog).
-        let more = || done() || (queue.len() > 0 && !self.is_paused()) || self.is_closing();
+        let work = || !self.is_paused() && (queue.len() > 0 || self.admitted_not_pushed());
+        let more = || done() || work() || self.is_closing();
         sleepers.sleep_helping(&self.counts, &more, deadline);
+    }
+
+    /// Whether a schedule has counted a task it has not pushed yet.
+    ///
+    /// Why the helper needs it: a schedule decides whether to wake a
+    /// sleeper from the counts its `fetch_add` returned, then pushes. If
+    /// the helper counted itself asleep after that `fetch_add`, the
+    /// schedule saw no sleeper and will not wake it, and the push may not
+    /// have landed when the helper looks at the queue. The helper's own
+    /// read-modify-write of the counts (`Sleepers::sleep_helping`) comes
+    /// after the schedule's, so the counts it reads next show that task:
+    /// admitted, and not yet among the queue's pushes (less those
+    /// cancelled, which were pushed and uncounted). The helper then looks
+    /// again instead of sleeping. (Idle workers decide from `pending`
+    /// instead, `sleep.rs`; a helper holds pending tasks of its own.)
+    fn admitted_not_pushed(&self) -> bool {
+        let Delivery::Queue { queue, .. } = &self.delivery else {
+            return false;
+        };
+        // Read in this order, the estimate of tasks on their way is never
+        // below the truth: pushes only grow; a cancellation is tallied
+        // before its task is uncounted (`cancel_queued`), and the tally is
+        // read after the counts.
+        let pushed = queue.pushed();
+        let admitted = self.counts.load().admitted();
+        let cancelled = self.tallies.cancelled.load(Ordering::SeqCst);
+        admitted_ahead_of(admitted, pushed.wrapping_sub(cancelled)) > 0
     }
 
     /// A group a helper waits for drained: wakes the sleepers (the helpers

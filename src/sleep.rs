@@ -235,6 +235,8 @@ impl Sleepers {
         counts
             .update(|c| Some((c.with_sleeper(), ())))
             .unwrap_or_else(|_| unreachable!("the update never declines"));
+        #[cfg(feature = "fault-injection")]
+        crate::fault::count_sleep();
         loop {
             if *tokens > 0 {
                 *tokens -= 1;

@@ -40,6 +40,7 @@ impl Serial {
         pause_in(Window::LeavingLine, 0);
         pause_in(Window::RetireDecision, 0);
         pause_in(Window::Withdraw, 0);
+        pause_in(Window::BeforePush, 0);
         fast_path_hint_off(false);
         fail_spawns(0, 0);
     }
@@ -391,4 +392,74 @@ fn submitted_never_counts_a_task_withdrawn_by_a_queue_mode() {
     fast_path_hint_off(true);
     fail_spawns(1000, 1);
     submitted_while_withdrawn(p, 0, POOL_ERR_SPAWN);
+}
+
+// ---------------------------------------------------------------------------
+// 7. A worker waiting for a group goes to sleep while a schedule is between
+//    its wake decision and its push
+// ---------------------------------------------------------------------------
+
+/// Queue mode, two workers, both busy: one runs a task of a group, held;
+/// the other runs a task that will wait for that group. A schedule from
+/// outside counts its task and decides, with no sleeper there, to wake
+/// nobody, then pauses before its push (`Window::BeforePush`). Meanwhile
+/// the waiting task begins its wait: nothing is queued yet, so it sleeps
+/// among the pool's sleepers. Then the push lands. The waiting worker is
+/// the only one that can run the new task: it must not sleep through it
+/// (it sees the task counted and not yet pushed, and looks again).
+#[test]
+fn a_worker_waiting_for_a_group_runs_a_task_pushed_as_it_fell_asleep() {
+    let _serial = Serial::lock();
+    let p = pool_with(2, |o| {
+        queue_size(o, usize::MAX);
+        prealloc(o);
+    });
+    let g = unsafe { pool_group_new(p) };
+    assert!(!g.is_null());
+    let member = leak(Gated::new());
+    assert_eq!(
+        unsafe { pool_group_schedule(g, Some(gated_task), arg(member)) },
+        POOL_OK
+    );
+    wait_until("the member runs", || member.started() == 1);
+    struct Waiter {
+        group: usize,
+        go: Gate,
+        status: StatusCell,
+    }
+    let waiter = leak(Waiter {
+        group: g as usize,
+        go: Gate::new(),
+        status: StatusCell::default(),
+    });
+    unsafe extern "C" fn wait_group(a: *mut c_void) {
+        let w = unsafe { &*(a as *const Waiter) };
+        w.go.wait();
+        w.status
+            .set(unsafe { pool_group_wait(w.group as *mut pool_group_t, u64::MAX) });
+    }
+    assert_eq!(schedule(p, wait_group, arg(waiter)), POOL_OK);
+    wait_until("both workers busy", || stats(p).busy == 2);
+    pause_in(Window::BeforePush, 300_000);
+    let entered = times_in(Window::BeforePush);
+    let ran = leak(AtomicUsize::new(0));
+    let pool = PoolPtr::new(p);
+    let late = std::thread::spawn(move || schedule(pool.get(), counter_task, arg(ran)));
+    wait_until("the schedule is before its push", || {
+        times_in(Window::BeforePush) > entered
+    });
+    let slept = sleeps();
+    waiter.go.open();
+    wait_until("the waiting worker sleeps", || sleeps() > slept);
+    let status = run_bounded("the late schedule", move || late.join().unwrap());
+    assert_eq!(status, POOL_OK);
+    Serial::pauses_off();
+    wait_until("the waiting worker ran the late task", || {
+        ran.load(SeqCst) == 1
+    });
+    member.open();
+    wait_until("the wait returned", || waiter.status.get().is_some());
+    assert_eq!(waiter.status.get(), Some(POOL_OK));
+    assert_eq!(unsafe { pool_group_free(g) }, POOL_OK);
+    free_pool(p);
 }
