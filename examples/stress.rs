@@ -20,6 +20,8 @@
 
 #[path = "stress/check.rs"]
 mod check;
+#[path = "stress/control.rs"]
+mod control;
 #[path = "stress/driver.rs"]
 mod driver;
 #[path = "stress/pools.rs"]
