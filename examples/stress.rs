@@ -8,10 +8,14 @@
 //! schedule_timeout, wait, set_capacity, get_stats, free / new) on a few
 //! pools built with random options (block, prealloc, queue 0 / n /
 //! unbounded, idle timeout 0 / 1 / 50 ms, small stacks, thread names and
-//! hooks); tasks schedule tasks on their own and on other pools. Pools are
+//! hooks); tasks schedule tasks on their own and on other pools. The 0.2
+//! calls too (see `stress/control.rs`): schedules through task groups,
+//! group waits and stats, pause windows, `pool_cancel_queued`, parallel
+//! loops, and `pool_shutdown` before `pool_free`. Pools are
 //! freed and created concurrently, sometimes while schedulers are blocked
 //! inside them. Checked as it runs and at the end (see `stress/pools.rs`):
-//! every accepted task ran exactly once and no refused one ran; statuses
+//! every accepted task ran exactly once or was cancelled exactly once
+//! (never both) and no refused one did either; statuses
 //! are the documented ones; the stats add up at quiescence; no task runs
 //! after `pool_free` returned; every on_start has its on_exit; no call
 //! hangs (watchdog); and after every round the process is back to its
@@ -20,6 +24,8 @@
 
 #[path = "stress/check.rs"]
 mod check;
+#[path = "stress/control.rs"]
+mod control;
 #[path = "stress/driver.rs"]
 mod driver;
 #[path = "stress/pools.rs"]

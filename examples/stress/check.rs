@@ -63,6 +63,14 @@ pub const STEPS: &[&str] = &[
     "pool_free",
     "joining the drivers",
     "waiting for the thread count to return to the baseline",
+    "pool_group_schedule (a variant)",
+    "pool_group_wait",
+    "a pause window (pool_pause .. pool_resume)",
+    "pool_cancel_queued",
+    "pool_parallel_for",
+    "pool_shutdown",
+    "pool_group_free",
+    "free: waiting for pool_cancel_queued callers to leave",
 ];
 
 pub const S_SCHEDULE: usize = 1;
@@ -79,6 +87,14 @@ pub const S_FREE_DRAIN: usize = 11;
 pub const S_FREE: usize = 12;
 pub const S_JOIN: usize = 13;
 pub const S_THREADS: usize = 14;
+pub const S_GROUP_SCHEDULE: usize = 15;
+pub const S_GROUP_WAIT: usize = 16;
+pub const S_PAUSE: usize = 17;
+pub const S_CANCEL: usize = 18;
+pub const S_LOOP: usize = 19;
+pub const S_SHUTDOWN: usize = 20;
+pub const S_GROUP_FREE: usize = 21;
+pub const S_FREE_CANCELLERS: usize = 22;
 
 static BEATS: Mutex<Vec<&'static Beat>> = Mutex::new(Vec::new());
 

@@ -34,17 +34,28 @@ use std::time::{Duration, Instant};
 use workerpool::ffi::*;
 
 use crate::check::{self, Beat, violation};
+use crate::control;
 use crate::registry;
 use crate::rng::{Rng, mix};
 
 /// Tokens per pool; a pool that used them all is freed and replaced.
 pub const TOKENS: usize = 1 << 14;
 /// Depth of tasks scheduled by tasks.
-const MAX_DEPTH: u8 = 3;
+pub(crate) const MAX_DEPTH: u8 = 3;
 
-const RAN_MASK: u8 = 0x3F;
-const ACCEPTED: u8 = 0x40;
-const REJECTED: u8 = 0x80;
+pub(crate) const RAN_MASK: u8 = 0x1F;
+/// Handed to `on_cancel` (pool_cancel_queued, pool_shutdown(CANCEL)).
+pub(crate) const CANCELLED: u8 = 0x20;
+pub(crate) const ACCEPTED: u8 = 0x40;
+pub(crate) const REJECTED: u8 = 0x80;
+/// `Slot::group` of a token scheduled outside any group.
+pub(crate) const NO_GROUP: u8 = 0xFF;
+/// Most groups a pool gets.
+pub const MAX_GROUPS: usize = 3;
+/// Waits before a quiet free: one per generation of tasks (depth 0 to
+/// MAX_DEPTH), one for the helpers of a loop run by a task of the last
+/// one, and one for those of a loop nested in such a loop's body.
+const DRAIN_WAITS: usize = MAX_DEPTH as usize + 3;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -101,10 +112,12 @@ pub struct Hooks {
     exited: AtomicU64,
 }
 
-struct Slot {
-    state: AtomicU8,
+pub(crate) struct Slot {
+    pub(crate) state: AtomicU8,
     depth: AtomicU8,
-    ctx: AtomicPtr<PoolCtx>,
+    /// The group it was scheduled into, or NO_GROUP.
+    pub(crate) group: AtomicU8,
+    pub(crate) ctx: AtomicPtr<PoolCtx>,
 }
 
 /// Per-status counts of every call made on this pool.
@@ -112,7 +125,7 @@ struct Slot {
 pub struct StatusCounts([AtomicU64; 8]);
 
 impl StatusCounts {
-    fn add(&self, st: pool_status) {
+    pub(crate) fn add(&self, st: pool_status) {
         self.0[st as usize].fetch_add(1, SeqCst);
     }
     pub fn get(&self, st: pool_status) -> u64 {
@@ -125,19 +138,32 @@ impl StatusCounts {
 
 pub struct PoolCtx {
     pub id: u64,
-    handle: *mut pool_t,
+    pub(crate) handle: *mut pool_t,
     pub opts: Options,
-    seed: u64,
-    slots: Box<[Slot]>,
+    pub(crate) seed: u64,
+    pub(crate) slots: Box<[Slot]>,
     next_token: AtomicUsize,
     /// No new lease once set.
     pub closing: AtomicBool,
     /// Set right after `pool_free` returned: no task may run afterwards.
-    freed: AtomicBool,
+    pub(crate) freed: AtomicBool,
     /// Outside callers inside schedule / stats / set_capacity.
     in_call: AtomicUsize,
-    /// Outside callers inside `pool_wait`.
-    in_wait: AtomicUsize,
+    /// Outside callers inside `pool_wait` or `pool_group_wait`.
+    pub(crate) in_wait: AtomicUsize,
+    /// Callers (drivers and tasks) inside `pool_cancel_queued`: none may
+    /// start once the freer schedules its barrier (it would cancel it).
+    pub(crate) in_cancel: AtomicUsize,
+    /// The pool's groups (fixed at creation; freed with the pool, before
+    /// or after `pool_free`).
+    pub(crate) groups: Vec<*mut pool_group_t>,
+    /// POOL_OK group schedules and on_cancel calls, per group.
+    pub(crate) group_ok: [AtomicU64; MAX_GROUPS],
+    pub(crate) group_cancels: [AtomicU64; MAX_GROUPS],
+    /// Every on_cancel call for this pool's tokens.
+    pub(crate) cancels: AtomicU64,
+    /// pool_parallel_for calls (each may have one helper refused).
+    pub(crate) loops: AtomicU64,
     /// Statuses of schedule calls (tokens).
     pub statuses: StatusCounts,
     hooks: Box<Hooks>,
@@ -160,7 +186,7 @@ impl Drop for Lease<'_> {
     }
 }
 
-fn lease<'a>(closing: &AtomicBool, counter: &'a AtomicUsize) -> Option<Lease<'a>> {
+pub(crate) fn lease<'a>(closing: &AtomicBool, counter: &'a AtomicUsize) -> Option<Lease<'a>> {
     counter.fetch_add(1, SeqCst);
     let lease = Lease(counter);
     (!closing.load(SeqCst)).then_some(lease)
@@ -220,10 +246,24 @@ impl PoolCtx {
             }
             p
         };
+        let mut rng = Rng::new(seed ^ 0x6E0F);
+        let groups = (0..rng.below(MAX_GROUPS as u64 + 1))
+            .filter_map(|_| {
+                let g = unsafe { pool_group_new(handle) };
+                if g.is_null() {
+                    violation(format!(
+                        "pool {id}: pool_group_new returned NULL: {}",
+                        std::io::Error::last_os_error()
+                    ));
+                }
+                (!g.is_null()).then_some(g)
+            })
+            .collect();
         let slots = (0..TOKENS)
             .map(|_| Slot {
                 state: AtomicU8::new(0),
                 depth: AtomicU8::new(0),
+                group: AtomicU8::new(NO_GROUP),
                 ctx: AtomicPtr::new(std::ptr::null_mut()),
             })
             .collect();
@@ -238,6 +278,12 @@ impl PoolCtx {
             freed: AtomicBool::new(false),
             in_call: AtomicUsize::new(0),
             in_wait: AtomicUsize::new(0),
+            in_cancel: AtomicUsize::new(0),
+            groups,
+            group_ok: Default::default(),
+            group_cancels: Default::default(),
+            cancels: AtomicU64::new(0),
+            loops: AtomicU64::new(0),
             statuses: StatusCounts::default(),
             hooks,
             seen_submitted: AtomicU64::new(0),
@@ -269,25 +315,50 @@ impl PoolCtx {
     /// token left (the caller then retires it). The caller holds a lease,
     /// or is a task of this pool.
     pub fn submit(&self, kind: Kind, depth: u8, beat: Option<&Beat>) -> Option<pool_status> {
+        self.submit_in(None, kind, depth, beat)
+    }
+
+    /// `submit`, through group `group` (an index into `groups`) if given.
+    pub fn submit_in(
+        &self,
+        group: Option<usize>,
+        kind: Kind,
+        depth: u8,
+        beat: Option<&Beat>,
+    ) -> Option<pool_status> {
         let token = self.next_token.fetch_add(1, Relaxed);
         let slot = self.slots.get(token)?;
         slot.depth.store(depth, Relaxed);
+        slot.group
+            .store(group.map_or(NO_GROUP, |g| g as u8), Relaxed);
         slot.ctx
             .store(self as *const PoolCtx as *mut PoolCtx, Relaxed);
         let a = slot as *const Slot as *mut c_void;
         let st = unsafe {
-            match kind {
-                Kind::Schedule => {
+            match (kind, group.map(|g| self.groups[g])) {
+                (Kind::Schedule, None) => {
                     beat.inspect(|b| b.enter(check::S_SCHEDULE));
                     pool_schedule(self.handle, Some(task), a)
                 }
-                Kind::Try => {
+                (Kind::Try, None) => {
                     beat.inspect(|b| b.enter(check::S_TRY));
                     pool_try_schedule(self.handle, Some(task), a)
                 }
-                Kind::Timeout(ms) => {
+                (Kind::Timeout(ms), None) => {
                     beat.inspect(|b| b.enter(check::S_TIMEOUT));
                     pool_schedule_timeout(self.handle, Some(task), a, ms)
+                }
+                (Kind::Schedule, Some(g)) => {
+                    beat.inspect(|b| b.enter(check::S_GROUP_SCHEDULE));
+                    pool_group_schedule(g, Some(task), a)
+                }
+                (Kind::Try, Some(g)) => {
+                    beat.inspect(|b| b.enter(check::S_GROUP_SCHEDULE));
+                    pool_group_try_schedule(g, Some(task), a)
+                }
+                (Kind::Timeout(ms), Some(g)) => {
+                    beat.inspect(|b| b.enter(check::S_GROUP_SCHEDULE));
+                    pool_group_schedule_timeout(g, Some(task), a, ms)
                 }
             }
         };
@@ -303,11 +374,15 @@ impl PoolCtx {
         };
         if !allowed {
             violation(format!(
-                "pool {}: {kind:?} returned {st:?}, not a documented status here ({:?})",
+                "pool {}: {kind:?} (group {group:?}) returned {st:?}, not a documented status \
+                 here ({:?})",
                 self.id, self.opts
             ));
         }
         if st == POOL_OK {
+            if let Some(g) = group {
+                self.group_ok[g].fetch_add(1, SeqCst);
+            }
             let prev = slot.state.fetch_or(ACCEPTED, SeqCst);
             if prev & (ACCEPTED | REJECTED) != 0 {
                 violation(format!("pool {}: token {token} decided twice", self.id));
@@ -315,9 +390,10 @@ impl PoolCtx {
             registry::count_task();
         } else {
             let prev = slot.state.fetch_or(REJECTED, SeqCst);
-            if prev & RAN_MASK != 0 {
+            if prev & (RAN_MASK | CANCELLED) != 0 {
                 violation(format!(
-                    "pool {}: token {token} ran although its {kind:?} returned {st:?}",
+                    "pool {}: token {token} ran or was cancelled although its {kind:?} \
+                     returned {st:?}",
                     self.id
                 ));
             }
@@ -353,12 +429,13 @@ impl PoolCtx {
         }
     }
 
-    fn stats_now(&self) -> pool_stats {
+    /// Every field, 0.2's included (`pool_get_stats_sized`).
+    pub(crate) fn stats_now(&self) -> pool_stats {
         let mut s = pool_stats {
             capacity: u32::MAX,
             ..Default::default()
         };
-        unsafe { pool_get_stats(self.handle, &mut s) };
+        unsafe { pool_get_stats_sized(self.handle, &mut s, std::mem::size_of::<pool_stats>()) };
         s
     }
 
@@ -379,6 +456,9 @@ impl PoolCtx {
         }
         if s.busy > s.workers {
             violation(format!("pool {id}: busy > workers: {s:?}"));
+        }
+        if s.paused > 1 || s.completed + s.cancelled > s.submitted + 1_000 {
+            violation(format!("pool {id}: paused / cancelled out of range: {s:?}"));
         }
         let prev = self.seen_submitted.fetch_max(s.submitted, SeqCst);
         let prev_rejected = self.seen_rejected.fetch_max(s.rejected, SeqCst);
@@ -403,7 +483,7 @@ fn clamp(capacity: i32) -> i32 {
 /// a child on its own pool, schedule on another pool (never waiting long:
 /// waiting on another pool from a task can deadlock pools), read the
 /// stats, or check that `pool_wait` / `pool_free` on its own pool refuse.
-unsafe extern "C" fn task(arg: *mut c_void) {
+pub(crate) unsafe extern "C" fn task(arg: *mut c_void) {
     let slot = unsafe { &*(arg as *const Slot) };
     let ctx = unsafe { &*slot.ctx.load(Relaxed) };
     let token = (arg as usize - ctx.slots.as_ptr() as usize) / std::mem::size_of::<Slot>();
@@ -417,6 +497,12 @@ unsafe extern "C" fn task(arg: *mut c_void) {
     if prev & RAN_MASK != 0 {
         violation(format!("pool {}: token {token} ran twice", ctx.id));
     }
+    if prev & CANCELLED != 0 {
+        violation(format!(
+            "pool {}: token {token} ran after it was handed to on_cancel",
+            ctx.id
+        ));
+    }
     if prev & REJECTED != 0 {
         violation(format!(
             "pool {}: token {token} ran although its schedule failed",
@@ -424,8 +510,13 @@ unsafe extern "C" fn task(arg: *mut c_void) {
         ));
     }
     let depth = slot.depth.load(Relaxed);
+    let group = match slot.group.load(Relaxed) {
+        NO_GROUP => None,
+        g => Some(g as usize),
+    };
     let mut rng = Rng::new(mix(ctx.seed ^ token as u64));
-    match rng.below(100) {
+    match rng.below(120) {
+        100..=119 => control::in_task(ctx, group, depth, &mut rng),
         0..=64 => {
             let mut x = token as u64;
             for i in 0..rng.below(3000) {
@@ -436,8 +527,16 @@ unsafe extern "C" fn task(arg: *mut c_void) {
         80..=91 if depth < MAX_DEPTH => {
             // A child on this pool: safe without a lease, pool_free cannot
             // return while this task runs.
+            // Into its own group, another one or none.
             for _ in 0..=rng.below(3) {
-                ctx.submit(Kind::random(&mut rng, true), depth + 1, None);
+                let g = match rng.below(4) {
+                    0 | 1 => group,
+                    2 if !ctx.groups.is_empty() => {
+                        Some(rng.below(ctx.groups.len() as u64) as usize)
+                    }
+                    _ => None,
+                };
+                ctx.submit_in(g, Kind::random(&mut rng, true), depth + 1, None);
             }
         }
         92..=95 if depth < MAX_DEPTH => {
@@ -475,7 +574,7 @@ unsafe extern "C" fn task(arg: *mut c_void) {
 /// The racing free's barrier: holds `pool_free` until no outside caller is
 /// inside a call any more (they are all blocked inside the library, which
 /// `pool_free` releases, or on their way out).
-unsafe extern "C" fn barrier(arg: *mut c_void) {
+pub(crate) unsafe extern "C" fn barrier(arg: *mut c_void) {
     let ctx = unsafe { &*(arg as *const PoolCtx) };
     let start = Instant::now();
     while ctx.in_call.load(SeqCst) != 0 {
@@ -491,7 +590,7 @@ unsafe extern "C" fn barrier(arg: *mut c_void) {
     }
 }
 
-fn wait_zero(counter: &AtomicUsize, beat: &Beat, step: usize) {
+pub(crate) fn wait_zero(counter: &AtomicUsize, beat: &Beat, step: usize) {
     beat.enter(step);
     while counter.load(SeqCst) != 0 {
         std::thread::sleep(Duration::from_micros(100));
@@ -501,13 +600,37 @@ fn wait_zero(counter: &AtomicUsize, beat: &Beat, step: usize) {
 
 /// Frees the pool (the caller took it out of the registry and set
 /// `closing`) and checks every token. `race`: free while schedulers may
-/// be blocked inside.
+/// be blocked inside: through the barrier (below), or with a
+/// `pool_shutdown` while they call. Otherwise quietly, sometimes with a
+/// `pool_shutdown` at quiescence first. The groups are freed before
+/// `pool_free` (only when nothing runs any more) or after it, at random.
 pub fn free(ctx: &PoolCtx, race: bool, beat: &Beat) {
     use pool_status::*;
     ctx.closing.store(true, SeqCst);
     wait_zero(&ctx.in_wait, beat, check::S_FREE_WAITERS);
+    // No pool_cancel_queued may run from here on: it could remove the
+    // barrier (and pool_shutdown(CANCEL) reports only its own).
+    wait_zero(&ctx.in_cancel, beat, check::S_FREE_CANCELLERS);
+    let mut rng = Rng::new(ctx.seed ^ 0xF4EE);
     let mut raced = false;
-    if race {
+    let mut quiescent = false;
+    if race && rng.chance(50) {
+        // pool_shutdown while drivers (and tasks) still call: from its
+        // start they get POOL_ERR_FREED; then they all leave, and once a
+        // shutdown returned POOL_OK nothing runs any more.
+        let mode = control::random_mode(&mut rng);
+        let ms = rng.pick(&[0, 1, 20, u64::MAX]);
+        let st = control::shutdown_checked(ctx, mode, ms, beat);
+        if st != POOL_OK {
+            control::shutdown_checked(ctx, control::random_mode(&mut rng), u64::MAX, beat);
+        }
+        wait_zero(&ctx.in_call, beat, check::S_FREE_QUIET);
+        control::check_quiescent(ctx, "after a racing pool_shutdown");
+        control::check_shut(ctx, &mut rng);
+        raced = true;
+        quiescent = true;
+        registry::count_shutdown(true);
+    } else if race {
         beat.enter(check::S_FREE_BARRIER);
         let st = unsafe {
             pool_schedule_timeout(
@@ -529,9 +652,9 @@ pub fn free(ctx: &PoolCtx, race: bool, beat: &Beat) {
         // `pool_wait` is exact: it waits for the tasks accepted before it,
         // not for the children they schedule meanwhile. A child is accepted
         // before its parent finishes, so before the next wait begins: one
-        // wait per generation (depth 0 to MAX_DEPTH) covers every task.
+        // wait per generation covers every task (DRAIN_WAITS).
         // (Other pools' tasks schedule here only under a lease, all gone.)
-        for _ in 0..=MAX_DEPTH {
+        for _ in 0..DRAIN_WAITS {
             beat.enter(check::S_FREE_DRAIN);
             let st = unsafe { pool_wait(ctx.handle) };
             beat.done();
@@ -539,23 +662,26 @@ pub fn free(ctx: &PoolCtx, race: bool, beat: &Beat) {
                 violation(format!("pool {}: pool_wait before free: {st:?}", ctx.id));
             }
         }
-        let s = ctx.stats_now();
-        let ok = ctx.statuses.get(POOL_OK);
-        let refused = ctx.statuses.get(POOL_ERR_NO_IDLE_WORKER)
-            + ctx.statuses.get(POOL_ERR_TIMEOUT)
-            + ctx.statuses.get(POOL_ERR_FREED);
-        let spawn = ctx.statuses.get(POOL_ERR_SPAWN);
-        let quiet = s.submitted == ok && s.completed == ok && s.queued == 0 && s.busy == 0;
-        // The contract counts NO_IDLE_WORKER, TIMEOUT and FREED as rejected;
-        // a SPAWN failure may or may not be counted (not documented).
-        let rejected_ok = s.rejected == refused || (spawn > 0 && s.rejected == refused + spawn);
-        if !quiet || !rejected_ok {
-            violation(format!(
-                "pool {}: stats at quiescence do not add up: {s:?}, OK calls {ok}, \
-                 refused calls {refused}, SPAWN {spawn} ({:?})",
-                ctx.id, ctx.opts
-            ));
+        control::check_quiescent(ctx, "before pool_free");
+        quiescent = true;
+        if rng.chance(30) {
+            let st = control::shutdown_checked(ctx, control::random_mode(&mut rng), u64::MAX, beat);
+            if st != POOL_OK {
+                violation(format!(
+                    "pool {}: pool_shutdown at quiescence returned {st:?}",
+                    ctx.id
+                ));
+            }
+            control::check_quiescent(ctx, "after a pool_shutdown at quiescence");
+            control::check_shut(ctx, &mut rng);
+            registry::count_shutdown(false);
         }
+    }
+    // Nothing of the pool runs any more when quiescent: its groups may go
+    // first. Otherwise (the barrier) tasks may still use them.
+    let groups_first = quiescent && rng.chance(50);
+    if groups_first {
+        control::free_groups(ctx, false, beat);
     }
     beat.enter(check::S_FREE);
     let st = unsafe { pool_free(ctx.handle) };
@@ -565,27 +691,34 @@ pub fn free(ctx: &PoolCtx, race: bool, beat: &Beat) {
         violation(format!("pool {}: pool_free returned {st:?}", ctx.id));
     }
     verify(ctx);
+    if !groups_first {
+        control::free_groups(ctx, true, beat);
+    }
     registry::add_statuses(ctx, raced);
 }
 
-/// After `pool_free`: every token decided, accepted ones ran exactly once,
-/// rejected ones never; one on_exit per on_start.
+/// After `pool_free`: every token decided, accepted ones ran exactly once
+/// or were cancelled exactly once (never both), refused ones neither; one
+/// on_exit per on_start.
 fn verify(ctx: &PoolCtx) {
     let used = ctx.next_token.load(SeqCst).min(TOKENS);
     let mut accepted = 0u64;
+    let mut cancelled = 0u64;
     let mut bad = 0;
     for (i, slot) in ctx.slots[..used].iter().enumerate() {
         let s = slot.state.load(SeqCst);
         let ran = s & RAN_MASK;
+        let x = u8::from(s & CANCELLED != 0);
         let problem = match (s & ACCEPTED != 0, s & REJECTED != 0) {
-            (true, false) if ran == 1 => None,
-            (true, false) => Some(format!("accepted, ran {ran} times")),
-            (false, true) if ran == 0 => None,
-            (false, true) => Some(format!("rejected, ran {ran} times")),
-            (false, false) => Some(format!("never decided (ran {ran} times)")),
+            (true, false) if ran + x == 1 => None,
+            (true, false) => Some(format!("accepted, ran {ran} times, cancelled {x}")),
+            (false, true) if ran + x == 0 => None,
+            (false, true) => Some(format!("rejected, ran {ran} times, cancelled {x}")),
+            (false, false) => Some(format!("never decided (ran {ran} times, cancelled {x})")),
             (true, true) => Some("both accepted and rejected".to_string()),
         };
         accepted += u64::from(s & ACCEPTED != 0);
+        cancelled += u64::from(x);
         if let Some(problem) = problem {
             bad += 1;
             if bad <= 5 {
@@ -603,6 +736,14 @@ fn verify(ctx: &PoolCtx) {
             ctx.statuses.get(pool_status::POOL_OK)
         ));
     }
+    if cancelled != ctx.cancels.load(SeqCst) {
+        violation(format!(
+            "pool {}: {cancelled} tokens cancelled, {} on_cancel calls",
+            ctx.id,
+            ctx.cancels.load(SeqCst)
+        ));
+    }
+    registry::count_cancelled(cancelled);
     let (started, exited) = (
         ctx.hooks.started.load(SeqCst),
         ctx.hooks.exited.load(SeqCst),
@@ -613,6 +754,26 @@ fn verify(ctx: &PoolCtx) {
             ctx.id
         ));
     }
+}
+
+/// Tokens handed out so far (at most TOKENS).
+pub(crate) fn used_tokens(ctx: &PoolCtx) -> usize {
+    ctx.next_token.load(SeqCst).min(TOKENS)
+}
+
+/// Per group: (ran, cancelled) over the accepted tokens (exact once
+/// nothing runs).
+pub(crate) fn group_tally(ctx: &PoolCtx) -> [(u64, u64); MAX_GROUPS] {
+    let mut out = [(0, 0); MAX_GROUPS];
+    for slot in &ctx.slots[..used_tokens(ctx)] {
+        let s = slot.state.load(SeqCst);
+        let g = slot.group.load(SeqCst);
+        if s & ACCEPTED != 0 && (g as usize) < MAX_GROUPS {
+            out[g as usize].0 += u64::from(s & RAN_MASK);
+            out[g as usize].1 += u64::from(s & CANCELLED != 0);
+        }
+    }
+    out
 }
 
 /// Frees a pool and keeps its memory a while, so that a (buggy) late task

@@ -88,6 +88,20 @@ pub fn take_any(i: usize) -> Option<Arc<PoolCtx>> {
 
 static STATUSES: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 static RACED: AtomicU64 = AtomicU64::new(0);
+static SHUTDOWNS: AtomicU64 = AtomicU64::new(0);
+static RACING_SHUTDOWNS: AtomicU64 = AtomicU64::new(0);
+static CANCELLED: AtomicU64 = AtomicU64::new(0);
+
+/// A freer's pool_shutdown (`racing`: while drivers still called).
+pub fn count_shutdown(racing: bool) {
+    SHUTDOWNS.fetch_add(1, Relaxed);
+    RACING_SHUTDOWNS.fetch_add(u64::from(racing), Relaxed);
+}
+
+/// Tokens of a freed pool handed to on_cancel.
+pub fn count_cancelled(n: u64) {
+    CANCELLED.fetch_add(n, Relaxed);
+}
 
 /// Adds a freed pool's status counts to the run's totals.
 pub fn add_statuses(ctx: &PoolCtx, raced: bool) {
@@ -115,6 +129,12 @@ pub fn status_summary() -> String {
         .map(|(i, n)| format!("{n}={}", STATUSES[i].load(Relaxed)))
         .collect();
     out.push(format!("racing_frees={}", RACED.load(Relaxed)));
+    out.push(format!(
+        "shutdowns={} (racing {}) cancelled={}",
+        SHUTDOWNS.load(Relaxed),
+        RACING_SHUTDOWNS.load(Relaxed),
+        CANCELLED.load(Relaxed)
+    ));
     out.join(" ")
 }
 
