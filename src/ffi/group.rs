@@ -187,10 +187,16 @@ pub unsafe extern "C" fn pool_group_schedule_timeout(
 /// still running, never for later ones. Several threads may wait on one
 /// group. Called from a worker of the group's pool (a task doing
 /// fork-join), the worker runs the pool's queued tasks while it waits, so
-/// the pool cannot starve. Thread-safe.
+/// the pool cannot starve. Those tasks run on the waiting task's stack: a
+/// task run that way which waits in turn for a group of a task below it on
+/// the same stack gets `POOL_ERR_DEADLOCK` (it would wait for itself);
+/// tasks on several workers that wait for each other's groups without a
+/// timeout can still deadlock, as with any helping scheduler (TBB's, Go's
+/// `sync.WaitGroup` inside goroutines of a bounded pool). Thread-safe.
 ///
 /// Returns `POOL_OK`, `POOL_ERR_TIMEOUT`, `POOL_ERR_DEADLOCK` (called from a
-/// task of this very group, which would wait for itself),
+/// task of this very group, or from a task running on top of one on the
+/// same thread: it would wait for itself),
 /// `POOL_ERR_FORKED`, `POOL_ERR_INVALID` (`group` NULL).
 ///
 /// # Safety
