@@ -241,11 +241,20 @@ impl Shared {
     /// preallocated pool) if the pool is below capacity and open. Returns
     /// whether one was started; `Spawn` when the OS refused the thread.
     pub(crate) fn start_extra_worker(&self) -> Result<bool, Error> {
+        self.start_worker_unless(|c| c.closing())
+    }
+
+    /// `start_extra_worker`, refusing when `refuse` says so of the counts
+    /// (a resume at closing starts workers for the backlog: `pause.rs`).
+    pub(crate) fn start_worker_unless(
+        &self,
+        refuse: impl Fn(crate::counts::Counts) -> bool,
+    ) -> Result<bool, Error> {
         self.count_starting();
         let cap = self.cap();
         let reserved = self
             .counts
-            .update(|c| (!c.closing() && c.live() < cap).then(|| (c.with_worker(), ())));
+            .update(|c| (!refuse(c) && c.live() < cap).then(|| (c.with_worker(), ())));
         if reserved.is_err() {
             self.uncount_starting();
             return Ok(false);

@@ -132,18 +132,44 @@ impl Shared {
     /// Queue modes, after a resume: tasks accepted while paused started no
     /// worker and woke no sleeper that the workers waiting for the resume
     /// (awake) seemed to cover. Wakes sleepers, then starts workers (below
-    /// capacity), until the awake workers cover the pending tasks. A
-    /// refused thread leaves the rest to the workers there are (a lazy
-    /// pool's schedules start more).
+    /// capacity), until the awake workers cover the pending tasks. Also
+    /// when the resume is closing's (`begin_close`): a lazy pool paused
+    /// before its first worker has tasks and no worker, and closing must
+    /// run them. A refused thread leaves the rest to the workers there are
+    /// (a lazy pool's next schedule starts one); at closing with no worker
+    /// at all, the closing thread runs the backlog itself, as `pool_free`
+    /// promises to run every accepted task.
     fn cover_backlog(&self) {
         loop {
             self.wake_sleepers_for_backlog();
             let done = self.done.read();
             let c = self.counts.load();
             let short = c.sleeping() == 0 && c.pending(done) > c.awake();
-            if !short || c.closing() || !matches!(self.start_extra_worker(), Ok(true)) {
+            if !short {
                 return;
             }
+            if !matches!(self.start_worker_unless(|_| false), Ok(true)) {
+                if c.closing() && self.counts.load().live() == 0 {
+                    self.run_backlog_here();
+                }
+                return;
+            }
+        }
+    }
+
+    /// Closing, no worker, and none can start: runs the queued tasks on the
+    /// calling thread (the one closing the pool).
+    #[cold]
+    fn run_backlog_here(&self) {
+        let Delivery::Queue { queue, .. } = &self.delivery else {
+            return;
+        };
+        let handler = self.config.panic_handler.as_ref();
+        while let Some(job) = queue.pop(None) {
+            let outcome = job.run(handler);
+            self.count_panic(outcome);
+            self.done.record_shared();
+            self.waiters.task_gone(|_| true);
         }
     }
 

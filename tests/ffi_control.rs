@@ -613,3 +613,38 @@ fn child_checks(p: *mut pool_t, ran: &'static AtomicUsize) -> i32 {
     }
     0
 }
+
+/// A lazy pool paused before its first worker started: its queued tasks
+/// have no worker. Freeing (or shutting down) resumes it and must start
+/// one for them, not wait for ever.
+#[test]
+fn a_lazy_pool_paused_before_any_worker_runs_its_queue_when_freed() {
+    for drain_first in [false, true] {
+        let p = new_pool(1, true, false, 8);
+        assert_eq!(unsafe { pool_pause(p) }, POOL_OK);
+        let ran = leak(AtomicUsize::new(0));
+        for _ in 0..4 {
+            assert_eq!(schedule(p, counter_task, arg(ran)), POOL_OK);
+        }
+        assert_eq!(stats_sized(p).workers, 0);
+        let pp = PoolPtr::new(p);
+        if drain_first {
+            let status = run_bounded("pool_shutdown of a paused lazy pool", move || unsafe {
+                pool_shutdown(
+                    pp.get(),
+                    0,
+                    u64::MAX,
+                    None,
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                )
+            });
+            assert_eq!(status, POOL_OK);
+        }
+        let status = run_bounded("pool_free of a paused lazy pool", move || unsafe {
+            pool_free(pp.get())
+        });
+        assert_eq!(status, POOL_OK);
+        assert_eq!(ran.load(SeqCst), 4);
+    }
+}

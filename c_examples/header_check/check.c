@@ -38,7 +38,9 @@ CHECK(stats_order, offsetof(pool_stats, capacity) == 0 &&
                    offsetof(pool_stats, queued) == 12 &&
                    offsetof(pool_stats, submitted) == 16 &&
                    offsetof(pool_stats, completed) == 24 &&
-                   offsetof(pool_stats, rejected) == 32);
+                   offsetof(pool_stats, rejected) == 32 &&
+                   offsetof(pool_stats, cancelled) == 40 &&
+                   offsetof(pool_stats, paused) == 48);
 
 /* Both spellings of the types exist. */
 typedef struct pool check_struct_pool;

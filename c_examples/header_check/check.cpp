@@ -20,7 +20,7 @@ static_assert(POOL_ERR_SPAWN == 5, "POOL_ERR_SPAWN");
 static_assert(POOL_ERR_DEADLOCK == 6, "POOL_ERR_DEADLOCK");
 
 static_assert(std::is_standard_layout<pool_stats>::value, "pool_stats layout");
-static_assert(sizeof(pool_stats) == 40, "pool_stats size");
+static_assert(sizeof(pool_stats) == 56, "pool_stats size (0.2: 0.1's 40 bytes, then cancelled, paused)");
 static_assert(offsetof(pool_stats, capacity) == 0, "capacity");
 static_assert(offsetof(pool_stats, workers) == 4, "workers");
 static_assert(offsetof(pool_stats, busy) == 8, "busy");
@@ -28,6 +28,9 @@ static_assert(offsetof(pool_stats, queued) == 12, "queued");
 static_assert(offsetof(pool_stats, submitted) == 16, "submitted");
 static_assert(offsetof(pool_stats, completed) == 24, "completed");
 static_assert(offsetof(pool_stats, rejected) == 32, "rejected");
+static_assert(offsetof(pool_stats, cancelled) == 40, "cancelled (0.2, appended)");
+static_assert(offsetof(pool_stats, paused) == 48, "paused (0.2, appended)");
+static_assert(POOL_ERR_FORKED == 7, "POOL_ERR_FORKED");
 static_assert(std::is_same<pool_t, struct pool>::value, "pool_t");
 static_assert(std::is_same<pool_options_t, struct pool_options>::value, "pool_options_t");
 static_assert(std::is_same<pool_task_fn, void (*)(void *)>::value, "pool_task_fn");
