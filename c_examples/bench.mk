@@ -4,6 +4,9 @@
 #   make bench        run the whole suite: cargo bench --bench pools
 #   make glib-bench   build build/bench/glib_bench (needs libglib2.0-dev)
 #   make omp-bench    build build/bench/omp_for (OpenMP: gcc -O2 -fopenmp)
+#   make cpp-bench    build build/bench/cpp_submit (C++17, include/workerpool.hpp:
+#                     submit + get per task against std::async) and run it;
+#                     CPP_BENCH_ARGS (e.g. --tasks 10000 --runs 11 --batch 100)
 #
 # The suite builds glib_bench itself (make -f bench.mk glib-bench) and
 # installs libglib2.0-dev with apt-get when it is missing and run as root.
@@ -19,8 +22,12 @@ PKG_CONFIG  ?= pkg-config
 BENCH_CC    ?= cc
 BENCH_CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra -Werror -pthread
 OMP_CC      ?= gcc
+BENCH_CXX   ?= g++
+BENCH_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -pthread
+BENCH_LIBDIR := $(BENCH_ROOT)/target/release
+CPP_BENCH_ARGS ?=
 
-.PHONY: bench glib-bench omp-bench
+.PHONY: bench glib-bench omp-bench cpp-bench cpp-bench-lib
 
 bench:
 	cd $(BENCH_ROOT) && $(BENCH_CARGO) bench --bench pools
@@ -36,5 +43,17 @@ omp-bench: $(BENCH_BUILD)/omp_for
 $(BENCH_BUILD)/omp_for: $(BENCH_DIR)/bench/omp_for.c
 	mkdir -p $(BENCH_BUILD)
 	$(OMP_CC) $(BENCH_CFLAGS) -fopenmp -o $@ $<
+
+# The library (and its libworkerpool.so.MAJOR link) through the Makefile's
+# lib target, also when this file is used alone.
+cpp-bench-lib:
+	$(MAKE) --no-print-directory -C $(BENCH_DIR) -f Makefile lib
+
+cpp-bench: $(BENCH_BUILD)/cpp_submit
+	$(BENCH_BUILD)/cpp_submit $(CPP_BENCH_ARGS)
+
+$(BENCH_BUILD)/cpp_submit: $(BENCH_DIR)/bench/cpp_submit.cpp $(BENCH_ROOT)/include/workerpool.hpp cpp-bench-lib
+	mkdir -p $(BENCH_BUILD)
+	$(BENCH_CXX) $(BENCH_CXXFLAGS) -I$(BENCH_ROOT)/include -o $@ $< -L$(BENCH_LIBDIR) -Wl,-rpath,$(BENCH_LIBDIR) -lworkerpool
 
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)

@@ -125,3 +125,90 @@ fn go_demos_drive_the_pool_through_cgo() {
     assert_eq!(out.matches("refused (no idle worker").count(), 5, "{out}");
     assert!(out.contains("submitted=5 completed=5 rejected=5"), "{out}");
 }
+
+/// The ```cpp blocks of the README's C++ section.
+fn readme_cpp_blocks() -> Vec<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("### C++ (header-only, C++17)")
+        .expect("the README has a C++ section");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
+    let mut blocks = Vec::new();
+    let mut rest = section;
+    while let Some(open) = rest.find("```cpp\n") {
+        let body = &rest[open + 7..];
+        let close = body.find("```").expect("a closed ```cpp block");
+        blocks.push(body[..close].to_string());
+        rest = &body[close + 3..];
+    }
+    blocks
+}
+
+/// Builds `source` with `g++ -std=c++17 -Wall -Wextra -Werror`, runs it,
+/// and runs it again under valgrind where it is installed (errors and leaks
+/// fail); returns the stdout of the first run.
+fn cpp_program_runs(name: &str, source: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("workerpool-readme-cpp-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, exe) = (dir.join(format!("{name}.cpp")), dir.join(name));
+    std::fs::write(&src, source).unwrap();
+    let release = root().join("target/release");
+    let out = Command::new("g++")
+        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1", "-pthread", "-Iinclude"])
+        .arg(&src)
+        .args(["-Ltarget/release", "-lworkerpool"])
+        .arg(format!("-Wl,-rpath,{}", release.display()))
+        .arg("-o")
+        .arg(&exe)
+        .current_dir(root())
+        .output()
+        .expect("g++ is installed");
+    check(&format!("g++ {name}.cpp (the README's C++ section)\n{source}"), out);
+    let stdout = check(&format!("{name} (the README's C++ section)"), Command::new(&exe).output().unwrap());
+    match Command::new("valgrind")
+        .args(["--quiet", "--leak-check=full", "--error-exitcode=99"])
+        .arg(&exe)
+        .output()
+    {
+        Ok(out) => {
+            let again = check(&format!("{name} under valgrind"), out);
+            assert_eq!(again, stdout, "{name}: the same output under valgrind");
+        }
+        Err(e) => eprintln!("valgrind not run ({e}): not installed?"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    stdout
+}
+
+/// The README's C++ section: its whole program, and every feature snippet
+/// (each in a scope of its own, one after the other in one main(), with the
+/// pool they assume), printing what their comments say.
+#[test]
+fn readme_cpp_examples_build_and_run() {
+    library_built();
+    let blocks = readme_cpp_blocks();
+    let (programs, snippets): (Vec<_>, Vec<_>) = blocks.iter().partition(|b| b.contains("int main"));
+    assert_eq!(programs.len(), 1, "one whole program in the C++ section");
+    assert!(snippets.len() >= 9, "a snippet per feature: {}", snippets.len());
+    assert_eq!(cpp_program_runs("program", programs[0]), "sum=55\n");
+
+    let mut source = String::from(
+        "#include <atomic>\n#include <chrono>\n#include <cstdio>\n#include <future>\n#include <memory>\n\
+         #include <stdexcept>\n#include <string>\n#include <thread>\n#include <vector>\n\
+         #include \"workerpool.hpp\"\n\nusing namespace std::chrono_literals;\n\nint main()\n{\n    \
+         workerpool::pool pool{workerpool::options{}.capacity(4).queue_size(workerpool::unbounded)};\n",
+    );
+    for snippet in &snippets {
+        source.push_str("    {\n");
+        source.push_str(snippet);
+        source.push_str("    }\n");
+    }
+    source.push_str("    return 0;\n}\n");
+    assert_eq!(
+        cpp_program_runs("snippets", &source),
+        "42\ncaught boom\ndetached\nstill running\ndone\nn=8 last=1\ntotal=200000\nloop threw 42\n\
+         998001\nready while paused: 0\nafter resume: 1\ncancelled 1\nqueued: cancelled\n\
+         shutdown: ok\nthen: freed\n"
+    );
+}
