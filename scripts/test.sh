@@ -24,9 +24,15 @@ make -C c_examples alloc-check
 # c_examples/build-asan/.
 make -C c_examples asan
 
-# The Python bindings (python/): pytest, installed with pip when missing.
+# The Python bindings (python/): pytest and mypy, installed with pip when
+# missing; the package must pass mypy --strict.
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     python3 -m pip install --quiet pytest ||
         python3 -m pip install --quiet --user --break-system-packages pytest
 fi
+if ! python3 -m mypy --version >/dev/null 2>&1; then
+    python3 -m pip install --quiet mypy ||
+        python3 -m pip install --quiet --user --break-system-packages mypy
+fi
+python3 -m mypy --strict python/workerpool
 python3 -m pytest -q python/tests
