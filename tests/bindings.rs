@@ -149,13 +149,24 @@ fn readme_cpp_blocks() -> Vec<String> {
 /// and runs it again under valgrind where it is installed (errors and leaks
 /// fail); returns the stdout of the first run.
 fn cpp_program_runs(name: &str, source: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("workerpool-readme-cpp-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "workerpool-readme-cpp-{name}-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let (src, exe) = (dir.join(format!("{name}.cpp")), dir.join(name));
     std::fs::write(&src, source).unwrap();
     let release = root().join("target/release");
     let out = Command::new("g++")
-        .args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O1", "-pthread", "-Iinclude"])
+        .args([
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O1",
+            "-pthread",
+            "-Iinclude",
+        ])
         .arg(&src)
         .args(["-Ltarget/release", "-lworkerpool"])
         .arg(format!("-Wl,-rpath,{}", release.display()))
@@ -164,8 +175,14 @@ fn cpp_program_runs(name: &str, source: &str) -> String {
         .current_dir(root())
         .output()
         .expect("g++ is installed");
-    check(&format!("g++ {name}.cpp (the README's C++ section)\n{source}"), out);
-    let stdout = check(&format!("{name} (the README's C++ section)"), Command::new(&exe).output().unwrap());
+    check(
+        &format!("g++ {name}.cpp (the README's C++ section)\n{source}"),
+        out,
+    );
+    let stdout = check(
+        &format!("{name} (the README's C++ section)"),
+        Command::new(&exe).output().unwrap(),
+    );
     match Command::new("valgrind")
         .args(["--quiet", "--leak-check=full", "--error-exitcode=99"])
         .arg(&exe)
@@ -188,9 +205,14 @@ fn cpp_program_runs(name: &str, source: &str) -> String {
 fn readme_cpp_examples_build_and_run() {
     library_built();
     let blocks = readme_cpp_blocks();
-    let (programs, snippets): (Vec<_>, Vec<_>) = blocks.iter().partition(|b| b.contains("int main"));
+    let (programs, snippets): (Vec<_>, Vec<_>) =
+        blocks.iter().partition(|b| b.contains("int main"));
     assert_eq!(programs.len(), 1, "one whole program in the C++ section");
-    assert!(snippets.len() >= 9, "a snippet per feature: {}", snippets.len());
+    assert!(
+        snippets.len() >= 9,
+        "a snippet per feature: {}",
+        snippets.len()
+    );
     assert_eq!(cpp_program_runs("program", programs[0]), "sum=55\n");
 
     let mut source = String::from(
