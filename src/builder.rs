@@ -8,12 +8,37 @@ use std::time::Duration;
 use crate::{Error, Pool};
 
 /// Capacity used when none (or zero) is given, as in the Go original.
+///
+/// ```
+/// let pool = workerpool::Builder::new().capacity(0).build().unwrap();
+/// assert_eq!(pool.stats().capacity, workerpool::DEFAULT_CAPACITY);
+/// ```
 pub const DEFAULT_CAPACITY: usize = 100;
 /// The largest capacity a pool accepts; larger requests are clamped.
+///
+/// ```
+/// assert_eq!(workerpool::clamp_capacity(1 << 20), workerpool::MAX_CAPACITY);
+/// ```
 pub const MAX_CAPACITY: usize = 10_000;
 /// The largest stack size accepted (1 TiB); larger values are `Error::Invalid`.
+///
+/// ```
+/// let too_big = workerpool::MAX_STACK_SIZE + 1;
+/// assert!(workerpool::Builder::new().stack_size(too_big).is_err());
+/// ```
 pub const MAX_STACK_SIZE: usize = 1 << 40;
 /// `queue_size` meaning "no limit".
+///
+/// ```
+/// let pool = workerpool::Builder::new()
+///     .capacity(1)
+///     .queue_size(workerpool::UNBOUNDED)
+///     .build()
+///     .unwrap();
+/// for _ in 0..1000 {
+///     pool.try_schedule(|| ()).unwrap(); // never refused: the queue has no limit
+/// }
+/// ```
 pub const UNBOUNDED: usize = usize::MAX;
 
 pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
@@ -21,6 +46,12 @@ pub(crate) type PanicHandler = Arc<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
 /// Clamps a requested capacity the way `pool_new` does: 0 gives 100, more
 /// than 10,000 gives 10,000.
+///
+/// ```
+/// assert_eq!(workerpool::clamp_capacity(0), 100);
+/// assert_eq!(workerpool::clamp_capacity(8), 8);
+/// assert_eq!(workerpool::clamp_capacity(50_000), 10_000);
+/// ```
 pub fn clamp_capacity(requested: usize) -> usize {
     match requested {
         0 => DEFAULT_CAPACITY,
@@ -46,6 +77,19 @@ pub(crate) struct Config {
 /// Configures and builds a [`Pool`]. Defaults: capacity 100, blocking, lazy
 /// workers, direct hand-off (no queue), workers never expire, platform stack
 /// size, threads named `workerpool-<n>`.
+///
+/// ```
+/// use std::time::Duration;
+/// let pool = workerpool::Builder::new()
+///     .capacity(4)
+///     .queue_size(64)
+///     .idle_timeout(Duration::from_secs(30))
+///     .thread_name("render")
+///     .unwrap()
+///     .build()
+///     .unwrap();
+/// pool.schedule(|| ()).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct Builder {
     capacity: usize,

@@ -38,6 +38,13 @@ use crate::{Error, current};
 
 /// What [`Pool::shutdown`](crate::Pool::shutdown) (and `pool_shutdown`)
 /// found when it returned.
+///
+/// ```
+/// use std::time::Duration;
+/// let pool = workerpool::Pool::new(1).unwrap();
+/// let report = pool.shutdown(workerpool::ShutdownMode::Drain, Duration::from_secs(60)).unwrap();
+/// assert_eq!(report, workerpool::ShutdownReport::default());
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// Tasks removed unrun by this call.
@@ -49,6 +56,16 @@ pub struct ShutdownReport {
 }
 
 /// Whether a shutdown runs or removes what is queued.
+///
+/// ```
+/// use std::time::Duration;
+/// use workerpool::ShutdownMode;
+/// let pool = workerpool::Builder::new().queue_size(8).build().unwrap();
+/// pool.pause().unwrap();
+/// pool.schedule(|| ()).unwrap();
+/// let report = pool.shutdown(ShutdownMode::Cancel, Duration::from_secs(60)).unwrap();
+/// assert_eq!(report.cancelled, 1);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShutdownMode {
     /// Let the queued tasks run.

@@ -12,6 +12,11 @@ use crate::shared::Shared;
 /// growing the stack without bound. Each level costs the task's own frames
 /// plus the pool's (a few hundred bytes optimised, more in a debug build):
 /// a program nesting that deep on small stacks must size them for it.
+///
+/// ```
+/// // The C header's WORKERPOOL_MAX_INLINE_DEPTH is the same bound.
+/// assert_eq!(workerpool::MAX_INLINE_DEPTH, 64);
+/// ```
 pub const MAX_INLINE_DEPTH: u32 = 64;
 
 thread_local! {

@@ -3,6 +3,16 @@
 use std::fmt;
 
 /// Why a pool call did not do what was asked.
+///
+/// ```
+/// let pool = workerpool::Builder::new().capacity(1).block(false).build().unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// pool.schedule(move || { let _ = rx.recv(); }).unwrap();
+/// let refused = pool.schedule(|| ()).unwrap_err();
+/// assert_eq!(refused, workerpool::Error::NoIdleWorker);
+/// println!("{refused}"); // a readable message
+/// drop(tx);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
     /// Not blocking, every worker busy, capacity reached and the queue full.

@@ -33,6 +33,14 @@ pub struct Pool {
 }
 
 /// A snapshot of a pool's counters.
+///
+/// ```
+/// let pool = workerpool::Pool::new(2).unwrap();
+/// pool.schedule(|| ()).unwrap();
+/// pool.wait().unwrap();
+/// let s = pool.stats();
+/// assert_eq!((s.submitted, s.completed, s.cancelled, s.paused), (1, 1, 0, false));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Maximum number of workers now.
@@ -70,6 +78,11 @@ impl Pool {
     }
 
     /// The same as [`Builder::new`].
+    ///
+    /// ```
+    /// let pool = workerpool::Pool::builder().capacity(2).build().unwrap();
+    /// assert_eq!(pool.stats().capacity, 2);
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
