@@ -314,12 +314,12 @@ impl Group {
         if shared.is_closing() {
             return Err(Error::Freed);
         }
-        Ok(Group::closed(shared))
+        Ok(Group::on_any_pool(shared))
     }
 
     /// A group on `shared` whatever its state (a closing pool refuses its
     /// schedules with `Freed`).
-    pub(crate) fn closed(shared: &SharedRef) -> Arc<Group> {
+    pub(crate) fn on_any_pool(shared: &SharedRef) -> Arc<Group> {
         Arc::new(Group {
             kinds: [group_kind(0), group_kind(1)],
             counts: [

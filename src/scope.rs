@@ -79,7 +79,7 @@ impl Pool {
         let core = Group::new(self.shared()).unwrap_or_else(|_| {
             // A closing pool: tasks would be refused anyway; the scope
             // still runs `f`, whose spawns return `Freed`.
-            Group::closed(self.shared())
+            Group::on_any_pool(self.shared())
         });
         let scope = Scope {
             core,
