@@ -27,7 +27,7 @@ fn check(what: &str, output: Output) -> String {
 
 /// `make -C c_examples lib` once: the library, and the
 /// `libworkerpool.so.MAJOR` link that programs linked against
-/// `target/release` load at run time.
+/// `target/dist` load at run time.
 fn library_built() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -156,7 +156,7 @@ fn cpp_program_runs(name: &str, source: &str) -> String {
     std::fs::create_dir_all(&dir).unwrap();
     let (src, exe) = (dir.join(format!("{name}.cpp")), dir.join(name));
     std::fs::write(&src, source).unwrap();
-    let release = root().join("target/release");
+    let release = root().join("target/dist");
     let out = Command::new("g++")
         .args([
             "-std=c++17",
@@ -168,7 +168,7 @@ fn cpp_program_runs(name: &str, source: &str) -> String {
             "-Iinclude",
         ])
         .arg(&src)
-        .args(["-Ltarget/release", "-lworkerpool"])
+        .args(["-Ltarget/dist", "-lworkerpool"])
         .arg(format!("-Wl,-rpath,{}", release.display()))
         .arg("-o")
         .arg(&exe)

@@ -294,12 +294,12 @@ fn readme_quick_start_builds_and_runs() {
     let dir = std::env::temp_dir().join(format!("workerpool-readme-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("app.c"), code).unwrap();
-    let release = root.join("target/release");
+    let release = root.join("target/dist");
     let shared = [
         "-std=c99",
         "-Iinclude",
         "APP",
-        "-Ltarget/release",
+        "-Ltarget/dist",
         "-lworkerpool",
         "RPATH",
         "-o",
@@ -309,7 +309,7 @@ fn readme_quick_start_builds_and_runs() {
         "-std=c99",
         "-Iinclude",
         "APP",
-        "target/release/libworkerpool.a",
+        "target/dist/libworkerpool.a",
         "-lpthread",
         "-ldl",
         "-lm",
@@ -371,7 +371,7 @@ fn readme_parallel_loop_builds_and_runs() {
     std::fs::create_dir_all(&dir).unwrap();
     let (src, out) = (dir.join("loop.c"), dir.join("loop"));
     std::fs::write(&src, code).unwrap();
-    let release = root.join("target/release");
+    let release = root.join("target/dist");
     let status = Command::new("cc")
         .args([
             "-std=c99",
@@ -383,7 +383,7 @@ fn readme_parallel_loop_builds_and_runs() {
         ])
         .arg("-Iinclude")
         .arg(&src)
-        .args(["-Ltarget/release", "-lworkerpool"])
+        .args(["-Ltarget/dist", "-lworkerpool"])
         .arg(format!("-Wl,-rpath,{}", release.display()))
         .arg("-o")
         .arg(&out)
@@ -443,7 +443,7 @@ fn readme_block_runs(heading: &str, name: &str, valgrind_extra: &[&str], check: 
     std::fs::create_dir_all(&dir).unwrap();
     let (src, out) = (dir.join(format!("{name}.c")), dir.join(name));
     std::fs::write(&src, readme_c_block(heading)).unwrap();
-    let release = root.join("target/release");
+    let release = root.join("target/dist");
     let status = Command::new("cc")
         .args([
             "-std=c99",
@@ -455,7 +455,7 @@ fn readme_block_runs(heading: &str, name: &str, valgrind_extra: &[&str], check: 
         ])
         .arg("-Iinclude")
         .arg(&src)
-        .args(["-Ltarget/release", "-lworkerpool"])
+        .args(["-Ltarget/dist", "-lworkerpool"])
         .arg(format!("-Wl,-rpath,{}", release.display()))
         .arg("-o")
         .arg(&out)
@@ -552,4 +552,90 @@ fn readme_fork_builds_and_runs() {
         &["--errors-for-leak-kinds=definite"],
         |out| assert_eq!(out, "child: OK; parent: success\n"),
     );
+}
+
+/// `size`'s text column for `file`.
+fn text_bytes(file: &Path) -> u64 {
+    let out = Command::new("size")
+        .arg(file)
+        .output()
+        .expect("size (binutils) runs");
+    assert!(out.status.success(), "size {}", file.display());
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    table
+        .lines()
+        .nth(1)
+        .and_then(|row| row.split_whitespace().next())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("no text size in:\n{table}"))
+}
+
+/// Issue 17's lean library: what `make` builds (target/dist, LTO across the
+/// standard library, no debug info). A minimal C program (pool_new, one
+/// schedule, wait, free) linked statically as the README's "Linking" says,
+/// with no extra flag, carries at most 500,000 bytes of text (1,091,215
+/// before, with the archive cargo build --release makes); the shared
+/// library's text is under 450 KB; and the shared library exports only
+/// `pool_` symbols.
+#[test]
+fn lean_library_static_program_and_exports() {
+    built(); // the library exists
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dist = root.join("target/dist");
+    let dir = std::env::temp_dir().join(format!("workerpool-lean-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, exe) = (dir.join("min.c"), dir.join("min"));
+    std::fs::write(
+        &src,
+        "#include \"workerpool.h\"\n\
+         static void task(void *arg) { *(int *)arg = 1; }\n\
+         int main(void)\n{\n    int done = 0;\n    pool_t *pool = pool_new(2, NULL);\n\
+         \x20   if (!pool || pool_schedule(pool, task, &done) != POOL_OK) return 1;\n\
+         \x20   if (pool_wait(pool) != POOL_OK || pool_free(pool) != POOL_OK) return 1;\n\
+         \x20   return done ? 0 : 1;\n}\n",
+    )
+    .unwrap();
+    let status = Command::new("cc")
+        .args(["-std=c99", "-Iinclude"])
+        .arg(&src)
+        .args([
+            "target/dist/libworkerpool.a",
+            "-lpthread",
+            "-ldl",
+            "-lm",
+            "-lgcc_s",
+            "-o",
+        ])
+        .arg(&exe)
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "static link of the minimal program");
+    assert!(Command::new(&exe).status().unwrap().success());
+    let program_text = text_bytes(&exe);
+    let shared_text = text_bytes(&dist.join("libworkerpool.so"));
+    println!(
+        "minimal static program: {program_text} bytes of text; libworkerpool.so: {shared_text}"
+    );
+    assert!(
+        program_text <= 500_000,
+        "static program text {program_text}"
+    );
+    assert!(shared_text < 450_000, "shared library text {shared_text}");
+
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(dist.join("libworkerpool.so"))
+        .output()
+        .expect("nm (binutils) runs");
+    assert!(out.status.success());
+    let symbols = String::from_utf8_lossy(&out.stdout).into_owned();
+    let names: Vec<&str> = symbols
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert!(names.contains(&"pool_new"), "{symbols}");
+    let foreign: Vec<&&str> = names.iter().filter(|n| !n.starts_with("pool_")).collect();
+    assert!(foreign.is_empty(), "exports other than pool_*: {foreign:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

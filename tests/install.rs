@@ -1,8 +1,9 @@
 //! `make -C c_examples install` / `uninstall`: installs into a temporary
-//! prefix (and a DESTDIR staging tree), builds C, C++ and (when `cmake` is
-//! installed) CMake programs against the installed tree through pkg-config,
-//! shared and static, runs them, checks the SONAME, then uninstalls and
-//! checks that no file is left.
+//! prefix (and a DESTDIR staging tree), builds C and C++ programs against
+//! the installed tree through pkg-config, shared and static, and a CMake
+//! project through `find_package(workerpool CONFIG)`, both targets; runs
+//! them, checks the SONAME and that the libraries are stripped, then
+//! uninstalls and checks that no file is left.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -215,6 +216,28 @@ fn check_layout(prefix: &Path) {
         Path::new(&soname)
     );
     assert!(fs::metadata(lib.join("libworkerpool.a")).unwrap().is_file());
+    for cmake in [
+        "workerpoolConfig.cmake",
+        "workerpoolConfigVersion.cmake",
+        "workerpoolTargets.cmake",
+    ] {
+        assert!(
+            lib.join("cmake/workerpool").join(cmake).is_file(),
+            "{cmake}"
+        );
+    }
+    // Installed stripped: no debug sections in either library.
+    for file in [lib.join(&real), lib.join("libworkerpool.a")] {
+        let sections = run(
+            &format!("readelf -S {}", file.display()),
+            Command::new("readelf").arg("-S").arg("-W").arg(&file),
+        );
+        assert!(
+            !sections.contains(".debug_"),
+            "{} has debug sections",
+            file.display()
+        );
+    }
     let dynamic = readelf_dynamic(&lib.join(&real));
     assert!(
         dynamic.contains(&format!("Library soname: [{soname}]")),
@@ -334,26 +357,32 @@ fn install_into_a_prefix_builds_shared_static_cpp_and_cmake_programs_then_uninst
     );
     assert_eq!(run("app_cpp", &mut Command::new(&cpp)), "sum=5050\n");
 
-    cmake_builds_against(&tmp.0, &pc_dir, &src);
+    cmake_builds_against(&tmp.0, &prefix, &src);
 
     make(&["uninstall", &prefix_arg]);
     let left = files_under(&prefix);
     assert!(left.is_empty(), "uninstall left files behind: {left:?}");
 }
 
-/// The README's CMakeLists.txt, when cmake is installed.
-fn cmake_builds_against(tmp: &Path, pc_dir: &Path, app_c: &Path) {
-    let available = Command::new("cmake")
-        .arg("--version")
+/// Runs cmake with `args` (PKG_CONFIG_* cleared: the package must be found
+/// through its CMake files alone).
+fn cmake(what: &str, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("cmake")
+        .args(args)
+        .env_remove("PKG_CONFIG_PATH")
+        .env_remove("PKG_CONFIG_SYSROOT_DIR")
+        .env_remove("CMAKE_PREFIX_PATH")
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !available {
-        println!(
-            "SKIPPED the CMake check: `cmake` is not installed (scripts/install-deps.sh installs it)"
-        );
-        return;
-    }
+        .unwrap_or_else(|e| {
+            panic!("{what}: cmake cannot start: {e} (scripts/install-deps.sh installs it)")
+        })
+}
+
+/// The README's CMakeLists.txt: `find_package(workerpool 0.2 CONFIG
+/// REQUIRED)` against the installed prefix, an executable on each target,
+/// both run; the static one does not load libworkerpool.so. Then the
+/// version file: a newer or another major version is refused.
+fn cmake_builds_against(tmp: &Path, prefix: &Path, app_c: &Path) {
     let project = tmp.join("cmake_app");
     fs::create_dir_all(&project).unwrap();
     fs::copy(app_c, project.join("app.c")).unwrap();
@@ -363,30 +392,75 @@ fn cmake_builds_against(tmp: &Path, pc_dir: &Path, app_c: &Path) {
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("README.md shows a CMakeLists.txt in a ```cmake block");
-    assert!(
-        cmakelists.contains("pkg_check_modules(WORKERPOOL REQUIRED IMPORTED_TARGET workerpool)")
-    );
+    assert!(cmakelists.contains("find_package(workerpool 0.2 CONFIG REQUIRED)"));
     fs::write(project.join("CMakeLists.txt"), cmakelists).unwrap();
     let build = project.join("build");
-    run(
+    let prefix_path = format!("-DCMAKE_PREFIX_PATH={}", prefix.display());
+    check(
         "cmake (configure)",
-        Command::new("cmake")
-            .arg("-S")
-            .arg(&project)
-            .arg("-B")
-            .arg(&build)
-            .env("PKG_CONFIG_PATH", pc_dir)
-            .env_remove("PKG_CONFIG_SYSROOT_DIR"),
+        cmake(
+            "configure",
+            &[
+                "-S".as_ref(),
+                project.as_os_str(),
+                "-B".as_ref(),
+                build.as_os_str(),
+                prefix_path.as_ref(),
+            ],
+        ),
     );
-    run(
+    check(
         "cmake --build",
-        Command::new("cmake").arg("--build").arg(&build),
+        cmake("build", &["--build".as_ref(), build.as_os_str()]),
     );
-    let out = run(
-        "cmake-built app",
-        Command::new(build.join("app")).env_remove("LD_LIBRARY_PATH"),
+    for (exe, shared) in [("app", true), ("app_static", false)] {
+        let binary = build.join(exe);
+        assert_eq!(
+            needs_libworkerpool(&binary),
+            shared,
+            "{exe}: linked against libworkerpool.so.{MAJOR} only when shared"
+        );
+        let out = run(
+            &format!("cmake-built {exe}"),
+            Command::new(&binary).env_remove("LD_LIBRARY_PATH"),
+        );
+        assert_eq!(out, expected_output(), "{exe}");
+    }
+
+    // workerpoolConfigVersion.cmake: what a request may ask for.
+    let versions = tmp.join("cmake_versions");
+    fs::create_dir_all(&versions).unwrap();
+    let mut probe = String::from("cmake_minimum_required(VERSION 3.13)\nproject(versions C)\n");
+    for (i, request) in ["0.2", "0.1", "0.2.0 EXACT", "0.3", "1.0"]
+        .iter()
+        .enumerate()
+    {
+        probe.push_str(&format!(
+            "find_package(workerpool {request} CONFIG QUIET)\n\
+             message(STATUS \"request {i}: found=${{workerpool_FOUND}}\")\n\
+             unset(workerpool_FOUND)\nunset(workerpool_DIR CACHE)\n"
+        ));
+    }
+    fs::write(versions.join("CMakeLists.txt"), probe).unwrap();
+    let out = check(
+        "cmake (version requests)",
+        cmake(
+            "versions",
+            &[
+                "-S".as_ref(),
+                versions.as_os_str(),
+                "-B".as_ref(),
+                versions.join("build").as_os_str(),
+                prefix_path.as_ref(),
+            ],
+        ),
     );
-    assert_eq!(out, expected_output());
+    for (i, found) in ["1", "1", "1", "0", "0"].iter().enumerate() {
+        assert!(
+            out.contains(&format!("request {i}: found={found}\n")),
+            "version request {i}:\n{out}"
+        );
+    }
 }
 
 #[test]
@@ -394,7 +468,7 @@ fn destdir_stages_the_tree_and_uninstall_removes_it() {
     let tmp = TempDir::new("destdir");
     let destdir = tmp.0.join("stage");
     let destdir_arg = format!("DESTDIR={}", destdir.display());
-    // INSTALL_BUILD= : install what target/release holds, as `sudo make install` would.
+    // INSTALL_BUILD= : install what target/dist holds, as `sudo make install` would.
     make(&[
         "install",
         "PREFIX=/opt/workerpool",
