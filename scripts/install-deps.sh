@@ -10,6 +10,7 @@ command -v make >/dev/null 2>&1 || needed+=(make)
 command -v valgrind >/dev/null 2>&1 || needed+=(valgrind)
 command -v pkg-config >/dev/null 2>&1 || needed+=(pkg-config)
 command -v cmake >/dev/null 2>&1 || needed+=(cmake)   # tests/install.rs: the README's CMake project
+command -v go >/dev/null 2>&1 || needed+=(golang-go)  # tests/bindings.rs: the Go package (go/), go test -race
 for extra in "$@"; do
     case "$extra" in
         glib) pkg-config --exists glib-2.0 2>/dev/null || needed+=(libglib2.0-dev) ;;

@@ -1,6 +1,7 @@
 //! The other-language bindings: the C++ header's demo and tests (built with
 //! `g++ -std=c++17 -Wall -Wextra -Werror` by `make -C c_examples cpp-test`),
-//! and the cgo demos in `c_examples/go` when `go` is installed.
+//! and the Go package in `go/` (cgo; `go` comes from scripts/install-deps.sh):
+//! its tests under `go test -race`, its demos and the README's Go lines.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -58,46 +59,99 @@ fn cpp_demo_and_tests_pass() {
     assert!(stdout.contains("a task threw: boom"), "{stdout}");
 }
 
-fn go_available() -> bool {
-    Command::new("go")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+/// `make -C c_examples install` into a prefix under target/tmp, once: the
+/// Go package links the installed library through `#cgo pkg-config`.
+fn go_prefix() -> &'static Path {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-prefix");
+        let out = Command::new("make")
+            .args(["-s", "-C", "c_examples", "install"])
+            .arg(format!("PREFIX={}", prefix.display()))
+            .current_dir(root())
+            .output()
+            .expect("make is installed (scripts/install-deps.sh)");
+        check("make -C c_examples install (for Go)", out);
+        prefix
+    })
 }
 
-fn go(args: &[&str]) -> Output {
-    let dir = root().join("c_examples/go");
-    let mut cmd = Command::new("go");
-    cmd.args(args)
-        .current_dir(&dir)
+/// `go args` in `dir`, finding the library installed by `go_prefix` through
+/// PKG_CONFIG_PATH and LD_LIBRARY_PATH, as the README tells a user to.
+fn go(dir: &Path, args: &[&str]) -> Output {
+    go_command(dir, args)
+        .output()
+        .expect("go is installed: run scripts/install-deps.sh (Debian: golang-go)")
+}
+
+fn go_command(dir: &Path, args: &[&str]) -> Command {
+    let prefix = go_prefix();
+    let mut cmd = Command::new(args[0]);
+    cmd.args(&args[1..])
+        .current_dir(dir)
         .env("CGO_ENABLED", "1")
         // No VCS stamping: the checkout may belong to another user, or have no git.
-        .env("GOFLAGS", "-buildvcs=false");
+        .env("GOFLAGS", "-buildvcs=false")
+        // Nothing is fetched: the module has no dependency but the C library.
+        .env("GOPROXY", "off")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .env("LD_LIBRARY_PATH", prefix.join("lib"));
     // `go` needs a cache directory; HOME may be unset under some CI runners.
     if std::env::var_os("GOCACHE").is_none() && std::env::var_os("HOME").is_none() {
         let cache: PathBuf = std::env::temp_dir().join("workerpool-gocache");
         cmd.env("GOCACHE", &cache)
             .env("GOPATH", cache.join("gopath"));
     }
-    cmd.output().expect("go runs")
+    cmd
 }
 
+/// go/: gofmt-clean, `go vet` clean, and its tests (every function and
+/// error of the package, examples included) pass under the race detector.
 #[test]
-fn go_demos_drive_the_pool_through_cgo() {
-    if !go_available() {
-        println!(
-            "SKIPPED go_demos_drive_the_pool_through_cgo: `go` is not installed \
-             (Debian: apt-get install golang-go)"
-        );
-        return;
-    }
-    library_built();
-    check("go vet ./...", go(&["vet", "./..."]));
+fn go_package_vets_and_passes_its_race_tests() {
+    let dir = root().join("go");
+    let unformatted = check("gofmt -l .", go(&dir, &["gofmt", "-l", "."]));
+    assert!(unformatted.is_empty(), "not gofmt'ed:\n{unformatted}");
+    check("go vet ./...", go(&dir, &["go", "vet", "./..."]));
+    let out = check(
+        "go test -race ./...",
+        go(&dir, &["go", "test", "-race", "-count=1", "./..."]),
+    );
+    assert!(
+        out.contains("ok  \tworkerpool.example/workerpool\t"),
+        "{out}"
+    );
+    // The benchmarks build and run (once each: no timing is checked).
+    let out = check(
+        "go test -bench . -benchtime 1x",
+        go(
+            &dir,
+            &[
+                "go",
+                "test",
+                "-run",
+                "^$",
+                "-bench",
+                ".",
+                "-benchtime",
+                "1x",
+                ".",
+            ],
+        ),
+    );
+    assert!(out.contains("BenchmarkSchedule"), "{out}");
+}
 
-    // demo1: capacity 5, 10 C tasks of 1 s, blocking.
+/// The Go original's two demos, rewritten on the Go package.
+#[test]
+fn go_demos_drive_the_pool() {
+    let dir = root().join("go");
+    // demo1: capacity 5, 10 Go tasks of 1 s, blocking.
     let started = std::time::Instant::now();
-    let out = check("go run ./demo1", go(&["run", "./demo1"]));
+    let out = check(
+        "go run ./examples/demo1",
+        go(&dir, &["go", "run", "./examples/demo1"]),
+    );
     for task in 0..10 {
         assert_eq!(
             out.matches(&format!("task {task} start\n")).count(),
@@ -120,29 +174,98 @@ fn go_demos_drive_the_pool_through_cgo() {
     );
 
     // demo2: non-blocking, exactly five accepted and five refused.
-    let out = check("go run ./demo2", go(&["run", "./demo2"]));
+    let out = check(
+        "go run ./examples/demo2",
+        go(&dir, &["go", "run", "./examples/demo2"]),
+    );
     assert!(out.lines().any(|l| l == "accepted=5 refused=5"), "{out}");
-    assert_eq!(out.matches("refused (no idle worker").count(), 5, "{out}");
+    assert_eq!(
+        out.matches("refused (workerpool: no idle worker in pool)")
+            .count(),
+        5,
+        "{out}"
+    );
     assert!(out.contains("submitted=5 completed=5 rejected=5"), "{out}");
 }
 
-/// The ```cpp blocks of the README's C++ section.
-fn readme_cpp_blocks() -> Vec<String> {
+/// The fenced blocks of one README section (`### title` up to the next
+/// `### `) in the given language.
+fn readme_blocks(title: &str, lang: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let start = readme
-        .find("### C++ (header-only, C++17)")
-        .expect("the README has a C++ section");
+        .find(&format!("### {title}\n"))
+        .unwrap_or_else(|| panic!("the README has a section {title}"));
     let section = &readme[start..];
     let section = &section[..section[4..].find("\n### ").map_or(section.len(), |e| e + 4)];
+    let fence = format!("```{lang}\n");
     let mut blocks = Vec::new();
     let mut rest = section;
-    while let Some(open) = rest.find("```cpp\n") {
-        let body = &rest[open + 7..];
-        let close = body.find("```").expect("a closed ```cpp block");
+    while let Some(open) = rest.find(&fence) {
+        let body = &rest[open + fence.len()..];
+        let close = body.find("```").expect("a closed ``` block");
         blocks.push(body[..close].to_string());
         rest = &body[close + 3..];
     }
     blocks
+}
+
+/// The README's Go section, as a user runs it: its shell lines (the
+/// install into `$HOME/.local`, here a prefix under target/tmp, and the
+/// `go mod edit -replace` onto `$HOME/src/workerpool`, here this checkout)
+/// and its program, in a new module.
+#[test]
+fn readme_go_lines_build_and_run() {
+    let sh = readme_blocks("Go (cgo)", "sh");
+    let programs = readme_blocks("Go (cgo)", "go");
+    assert_eq!(sh.len(), 1, "one shell block in the Go section: {sh:?}");
+    assert_eq!(programs.len(), 1, "one program in the Go section");
+    // A prefix of its own: the other Go tests link against go_prefix's
+    // while this reinstalls.
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-readme-prefix");
+    let app = std::env::temp_dir().join(format!("workerpool-readme-go-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&app);
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("main.go"), &programs[0]).unwrap();
+    check(
+        "go mod init",
+        go(&app, &["go", "mod", "init", "example.com/app"]),
+    );
+    // Each line as written; the one that installs runs in the checkout.
+    let mut script = String::from("set -eu\n");
+    for line in sh[0].lines() {
+        let line = line
+            .replace("$HOME/.local", &prefix.display().to_string())
+            .replace("$HOME/src/workerpool", &root().display().to_string());
+        if line.trim_start().starts_with("make ") {
+            // `)` on a line of its own: the line may end in a comment.
+            script.push_str(&format!("(cd '{}' && {line}\n)\n", root().display()));
+        } else {
+            script.push_str(&line);
+            script.push('\n');
+        }
+    }
+    let mut cmd = go_command(&app, &["bash", "-c", &script]);
+    // The script sets them itself, as the user does.
+    cmd.env_remove("PKG_CONFIG_PATH")
+        .env_remove("LD_LIBRARY_PATH");
+    let out = check(
+        &format!("the README's Go lines\n{script}"),
+        cmd.output().unwrap(),
+    );
+    assert!(out.ends_with("sum: 55\n"), "{out}");
+    let go_mod = std::fs::read_to_string(app.join("go.mod")).unwrap();
+    assert!(
+        go_mod.contains("require workerpool.example/workerpool")
+            && go_mod.contains("replace workerpool.example/workerpool =>"),
+        "{go_mod}"
+    );
+    check("go vet (the README program)", go(&app, &["go", "vet", "."]));
+    std::fs::remove_dir_all(&app).unwrap();
+}
+
+/// The ```cpp blocks of the README's C++ section.
+fn readme_cpp_blocks() -> Vec<String> {
+    readme_blocks("C++ (header-only, C++17)", "cpp")
 }
 
 /// Builds `source` with `g++ -std=c++17 -Wall -Wextra -Werror`, runs it,

@@ -1,3 +1,0 @@
-module workerpool.example/go
-
-go 1.18

@@ -1,0 +1,3 @@
+module workerpool.example/workerpool
+
+go 1.19
