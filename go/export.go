@@ -2,7 +2,7 @@ package workerpool
 
 // The C entry points into Go. A file with //export functions may only have
 // declarations in its preamble (cgo copies it into _cgo_export.h): the C
-// helpers that take these functions' addresses are defined in pool.go.
+// helpers that take these functions' addresses are in bridge.h.
 
 /*
 #include <stddef.h>
