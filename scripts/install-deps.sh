@@ -11,6 +11,14 @@ command -v valgrind >/dev/null 2>&1 || needed+=(valgrind)
 command -v pkg-config >/dev/null 2>&1 || needed+=(pkg-config)
 command -v cmake >/dev/null 2>&1 || needed+=(cmake)   # tests/install.rs: the README's CMake project
 command -v go >/dev/null 2>&1 || needed+=(golang-go)  # tests/bindings.rs: the Go package (go/), go test -race
+# The Python package's tests build it and install it into fresh virtual
+# environments (python3 -m venv, which bootstraps pip with ensurepip: Debian
+# ships that in python3-venv). pip fetches the build tools and pytest/mypy.
+if ! command -v python3 >/dev/null 2>&1; then
+    needed+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    needed+=(python3-venv)
+fi
 for extra in "$@"; do
     case "$extra" in
         glib) pkg-config --exists glib-2.0 2>/dev/null || needed+=(libglib2.0-dev) ;;

@@ -1,17 +1,31 @@
-"""Shared by the tests: the package from this checkout, and a check that
-every task's callable was released (run or cancelled) after each test."""
+"""Shared by the tests: which package they test, and a check that every
+task's callable was released (run or cancelled) after each test.
+
+The tests import ``workerpool`` as installed (``scripts/test.sh`` installs
+the wheel into a fresh virtual environment and runs them from outside the
+checkout). For in-tree development, ``WORKERPOOL_TEST_INTREE=1`` puts this
+checkout's ``python/`` first on ``sys.path`` instead, which then loads
+``target/release/libworkerpool.so`` (``cargo build --release``)."""
 
 import gc
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 PYTHON_DIR = Path(__file__).resolve().parent.parent
-if str(PYTHON_DIR) not in sys.path:
+if os.environ.get("WORKERPOOL_TEST_INTREE") == "1" and str(PYTHON_DIR) not in sys.path:
     sys.path.insert(0, str(PYTHON_DIR))
 
-import workerpool  # noqa: E402
+try:
+    import workerpool  # noqa: E402
+except ImportError as e:  # pragma: no cover - a set-up error, reported as such
+    raise pytest.UsageError(
+        f"cannot import workerpool ({e}): install it (pip install ./python), "
+        "or set WORKERPOOL_TEST_INTREE=1 to test this checkout's python/ "
+        "against target/release (cargo build --release)"
+    ) from e
 
 
 @pytest.fixture(autouse=True)

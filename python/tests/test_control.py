@@ -29,7 +29,9 @@ from workerpool import (
 )
 
 DEADLINE = 30
-PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the package under test was imported from: child interpreters get it
+# on PYTHONPATH, so that they import the same copy.
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(workerpool.__file__)))
 
 
 class Held:

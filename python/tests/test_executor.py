@@ -26,7 +26,9 @@ import workerpool
 from workerpool import BrokenThreadPool, DeadlockError, Executor
 
 DEADLINE = 30
-PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the package under test was imported from: child interpreters get it
+# on PYTHONPATH, so that they import the same copy.
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(workerpool.__file__)))
 
 
 def mul(x, y):

@@ -1,6 +1,5 @@
-"""Tests of the ctypes bindings. Run from the repository root:
-
-    cargo build --release && python3 -m pytest -q python/tests
+"""Tests of the ctypes bindings, on the installed package (scripts/test.sh;
+python/README.md, "Tests", for running them in-tree).
 """
 
 import gc
@@ -9,15 +8,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
-
 import pytest
 
-PYTHON_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PYTHON_DIR))
-
-import workerpool  # noqa: E402
-from workerpool import (  # noqa: E402
+import workerpool
+from workerpool import (
     DeadlockError,
     FreedError,
     InvalidError,
@@ -30,6 +24,9 @@ from workerpool import (  # noqa: E402
 )
 
 DEADLINE = 30
+# Where the package under test was imported from: child interpreters get it
+# on PYTHONPATH, so that they import the same copy.
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(workerpool.__file__)))
 
 
 @pytest.fixture(autouse=True)
@@ -352,7 +349,7 @@ def test_unreferenced_pool_is_freed_from_its_own_task():
 
 def test_workerpool_lib_env_var_is_used(tmp_path):
     code = "import workerpool, sys; print(workerpool.library_path)"
-    env = dict(os.environ, WORKERPOOL_LIB=str(tmp_path / "nonexistent.so"), PYTHONPATH=str(PYTHON_DIR))
+    env = dict(os.environ, WORKERPOOL_LIB=str(tmp_path / "nonexistent.so"), PYTHONPATH=PYTHON_DIR)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode != 0 and "nonexistent.so" in proc.stderr
     env["WORKERPOOL_LIB"] = workerpool.library_path
@@ -367,7 +364,7 @@ def test_unclosed_pool_finishes_its_tasks_at_exit(tmp_path):
         "pool = workerpool.Pool(capacity=2)\n"
         f"pool.schedule(lambda: (time.sleep(0.2), open({str(marker)!r}, 'w').close()))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=DEADLINE)
     assert proc.returncode == 0, proc.stderr
     assert marker.exists()

@@ -1,14 +1,19 @@
 """workerpool: Python bindings (ctypes) for the workerpool C library.
 
-A pure-Python package: nothing is compiled at install time. It loads the
+ctypes over the C ABI; ``pip install ./python`` builds the Rust library and
+ships it in the package (``workerpool/libworkerpool.so``). It loads the
 shared library from, in order:
 
 1. the ``WORKERPOOL_LIB`` environment variable (a path to ``libworkerpool.so``);
-2. ``../target/release/libworkerpool.so`` next to this package, that is the
+2. ``libworkerpool.so`` in this package's directory, the copy an installed
+   package ships;
+3. ``../target/release/libworkerpool.so`` next to this package, that is the
    repository's own build (``cargo build --release``) when the package is used
-   from a checkout;
-3. ``ctypes.util.find_library("workerpool")``, i.e. an installed library
+   from a checkout without installing it;
+4. ``ctypes.util.find_library("workerpool")``, i.e. an installed library
    (``make -C c_examples install``).
+
+:data:`library_path` is the path it loaded.
 
 Example::
 
@@ -173,6 +178,7 @@ def _find_library() -> str:
         return env
     here = Path(__file__).resolve().parent
     for candidate in (
+        here / "libworkerpool.so",
         here.parent / "target" / "release" / "libworkerpool.so",
         here.parent.parent / "target" / "release" / "libworkerpool.so",
     ):
@@ -182,9 +188,10 @@ def _find_library() -> str:
     if found:
         return found
     raise OSError(
-        "workerpool: cannot find libworkerpool.so: set WORKERPOOL_LIB to its path, "
-        "build it with `cargo build --release` in the repository, or install it "
-        "(make -C c_examples install)"
+        "workerpool: cannot find libworkerpool.so: install the package with "
+        "`pip install ./python` (which builds it into the package), set "
+        "WORKERPOOL_LIB to its path, build it with `cargo build --release` in "
+        "the repository, or install it (make -C c_examples install)"
     )
 
 
