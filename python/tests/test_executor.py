@@ -403,12 +403,20 @@ def test_interpreter_exit_runs_pending_tasks():
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "apple"
-    # shutdown(wait=False, cancel_futures=True) and then exit: clean.
+    # shutdown(wait=False, cancel_futures=True) and then exit: clean. The
+    # one worker is inside the gate task before the others are submitted:
+    # else it may still be starting, the cancel takes the gate task, and
+    # the worker takes some of the rest as the cancel pops the queue (each
+    # task leaves the queue once, to one of them), and those run.
     code = (
         "import threading, workerpool\n"
-        "gate = threading.Event()\n"
+        "gate, started = threading.Event(), threading.Event()\n"
+        "def block():\n"
+        "    started.set()\n"
+        "    gate.wait(30)\n"
         "ex = workerpool.Executor(max_workers=1)\n"
-        "ex.submit(gate.wait, 30)\n"
+        "ex.submit(block)\n"
+        "assert started.wait(30)\n"
         "fs = [ex.submit(print, 'no') for _ in range(5)]\n"
         "ex.shutdown(wait=False, cancel_futures=True)\n"
         "assert all(f.cancelled() for f in fs)\n"
