@@ -276,6 +276,15 @@ fn service_shuts_down_on_sigint_from_outside() {
     assert_eq!(started, exited, "{out}");
 }
 
+/// What the README's "Linking" puts after the sources for a static link.
+const README_STATIC_LINK: [&str; 5] = [
+    "target/dist/libworkerpool.a",
+    "-lpthread",
+    "-ldl",
+    "-lm",
+    "-lgcc_s",
+];
+
 /// The README's C quick start, built and linked exactly as the README's
 /// "Linking" section says (shared with an rpath, and static).
 #[test]
@@ -305,18 +314,11 @@ fn readme_quick_start_builds_and_runs() {
         "-o",
         "OUT",
     ];
-    let stat = [
-        "-std=c99",
-        "-Iinclude",
-        "APP",
-        "target/dist/libworkerpool.a",
-        "-lpthread",
-        "-ldl",
-        "-lm",
-        "-lgcc_s",
-        "-o",
-        "OUT",
-    ];
+    let stat: Vec<&str> = ["-std=c99", "-Iinclude", "APP"]
+        .into_iter()
+        .chain(README_STATIC_LINK)
+        .chain(["-o", "OUT"])
+        .collect();
     for (name, args) in [("shared", &shared[..]), ("static", &stat[..])] {
         let out = dir.join(name);
         let args: Vec<String> = args
@@ -598,14 +600,8 @@ fn lean_library_static_program_and_exports() {
     let status = Command::new("cc")
         .args(["-std=c99", "-Iinclude"])
         .arg(&src)
-        .args([
-            "target/dist/libworkerpool.a",
-            "-lpthread",
-            "-ldl",
-            "-lm",
-            "-lgcc_s",
-            "-o",
-        ])
+        .args(README_STATIC_LINK)
+        .arg("-o")
         .arg(&exe)
         .current_dir(root)
         .status()
