@@ -6,6 +6,9 @@
 #   make omp-bench    build build/bench/omp_for (OpenMP: gcc -O2 -fopenmp)
 #   make cpp-bench    build build/bench/cpp_submit (C++17, include/workerpool.hpp:
 #                     submit + get per task against std::async) and run it;
+#   make inline-bench build build/bench/inline_schedule (a blocking schedule
+#                     from a task of a full pool, run inline) and run it in
+#                     hand-off and bounded-queue mode
 #                     CPP_BENCH_ARGS (e.g. --tasks 10000 --runs 11 --batch 100)
 #
 # The suite builds glib_bench itself (make -f bench.mk glib-bench) and
@@ -24,10 +27,11 @@ BENCH_CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra -Werror -pthread
 OMP_CC      ?= gcc
 BENCH_CXX   ?= g++
 BENCH_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -pthread
-BENCH_LIBDIR := $(BENCH_ROOT)/target/release
+# What `make lib` (cpp-bench-lib) builds: the dist profile.
+BENCH_LIBDIR := $(BENCH_ROOT)/target/dist
 CPP_BENCH_ARGS ?=
 
-.PHONY: bench glib-bench omp-bench cpp-bench cpp-bench-lib
+.PHONY: bench glib-bench omp-bench cpp-bench cpp-bench-lib inline-bench
 
 bench:
 	cd $(BENCH_ROOT) && $(BENCH_CARGO) bench --bench pools
@@ -55,5 +59,13 @@ cpp-bench: $(BENCH_BUILD)/cpp_submit
 $(BENCH_BUILD)/cpp_submit: $(BENCH_DIR)/bench/cpp_submit.cpp $(BENCH_ROOT)/include/workerpool.hpp cpp-bench-lib
 	mkdir -p $(BENCH_BUILD)
 	$(BENCH_CXX) $(BENCH_CXXFLAGS) -I$(BENCH_ROOT)/include -o $@ $< -L$(BENCH_LIBDIR) -Wl,-rpath,$(BENCH_LIBDIR) -lworkerpool
+
+inline-bench: $(BENCH_BUILD)/inline_schedule
+	$(BENCH_BUILD)/inline_schedule handoff
+	$(BENCH_BUILD)/inline_schedule queue
+
+$(BENCH_BUILD)/inline_schedule: $(BENCH_DIR)/bench/inline_schedule.c cpp-bench-lib
+	mkdir -p $(BENCH_BUILD)
+	$(BENCH_CC) $(BENCH_CFLAGS) -I$(BENCH_ROOT)/include -o $@ $< -L$(BENCH_LIBDIR) -Wl,-rpath,$(BENCH_LIBDIR) -lworkerpool
 
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
