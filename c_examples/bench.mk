@@ -6,10 +6,10 @@
 #   make omp-bench    build build/bench/omp_for (OpenMP: gcc -O2 -fopenmp)
 #   make cpp-bench    build build/bench/cpp_submit (C++17, include/workerpool.hpp:
 #                     submit + get per task against std::async) and run it;
+#                     CPP_BENCH_ARGS (e.g. --tasks 10000 --runs 11 --batch 100)
 #   make inline-bench build build/bench/inline_schedule (a blocking schedule
 #                     from a task of a full pool, run inline) and run it in
 #                     hand-off and bounded-queue mode
-#                     CPP_BENCH_ARGS (e.g. --tasks 10000 --runs 11 --batch 100)
 #
 # The suite builds glib_bench itself (make -f bench.mk glib-bench) and
 # installs libglib2.0-dev with apt-get when it is missing and run as root.

@@ -9,7 +9,6 @@ import "C"
 
 import (
 	"fmt"
-	"runtime/cgo"
 	"syscall"
 	"time"
 	"unsafe"
@@ -50,19 +49,7 @@ func (p *Pool) NewGroup() (*Group, error) {
 }
 
 func (g *Group) schedule(fn func(), call func(h C.uintptr_t) C.enum_pool_status) error {
-	if fn == nil {
-		return fmt.Errorf("%w: nil task", ErrInvalid)
-	}
-	if !g.calls.enter() {
-		return ErrGroupFreed
-	}
-	defer g.calls.leave()
-	h := cgo.NewHandle(&task{fn: fn, p: g.p})
-	if err := errOf(call(C.uintptr_t(h))); err != nil {
-		h.Delete()
-		return err
-	}
-	return nil
+	return scheduleTask(&g.calls, ErrGroupFreed, g.p, fn, call)
 }
 
 // Schedule runs fn on the group's pool, as Pool.Schedule does, counting it

@@ -126,23 +126,28 @@ func New(capacity int, opts ...Option) (*Pool, error) {
 	return p, nil
 }
 
-// schedule: hands fn to the C library as a cgo.Handle, which the task
-// deletes when it runs; a refused task's handle is deleted here, a
-// cancelled one's by the cancel callback.
-func (p *Pool) schedule(fn func(), call func(h C.uintptr_t) C.enum_pool_status) error {
+// scheduleTask hands fn, a task of pool p, to call as a cgo.Handle while
+// calls keeps the C handle (a pool's or a group's) alive, else returns
+// freed. The task deletes the handle when it runs; a refused task's handle
+// is deleted here, a cancelled one's by the cancel callback.
+func scheduleTask(calls *guard, freed error, p *Pool, fn func(), call func(h C.uintptr_t) C.enum_pool_status) error {
 	if fn == nil {
 		return fmt.Errorf("%w: nil task", ErrInvalid)
 	}
-	if !p.calls.enter() {
-		return ErrWorkerPoolFreed
+	if !calls.enter() {
+		return freed
 	}
-	defer p.calls.leave()
+	defer calls.leave()
 	h := cgo.NewHandle(&task{fn: fn, p: p})
 	if err := errOf(call(C.uintptr_t(h))); err != nil {
 		h.Delete()
 		return err
 	}
 	return nil
+}
+
+func (p *Pool) schedule(fn func(), call func(h C.uintptr_t) C.enum_pool_status) error {
+	return scheduleTask(&p.calls, ErrWorkerPoolFreed, p, fn, call)
 }
 
 // Schedule runs fn once on a worker. When every worker is busy, capacity

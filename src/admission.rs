@@ -62,8 +62,20 @@ pub(crate) enum WhenFull {
 }
 
 impl WhenFull {
-    fn may_wait(self) -> bool {
-        matches!(self, WhenFull::Wait { .. } | WhenFull::WaitOrInline)
+    /// Whether a full pool makes this scheduler run the task inline: the
+    /// blocking schedule on a worker of this pool, where waiting could
+    /// deadlock it (every worker may be a task waiting for room).
+    fn runs_inline(self, shared: &Shared) -> bool {
+        matches!(self, WhenFull::WaitOrInline) && current::is_worker_of(shared)
+    }
+
+    /// Whether a full pool makes this scheduler wait for room.
+    fn waits(self, shared: &Shared) -> bool {
+        match self {
+            WhenFull::Wait { .. } => true,
+            WhenFull::WaitOrInline => !self.runs_inline(shared),
+            WhenFull::Refuse | WhenFull::Expired => false,
+        }
     }
 }
 
@@ -133,12 +145,8 @@ impl Shared {
                     // than giving the count back and taking a gate pass
                     // (W3 in BENCHMARKS.md). Not on a worker of this
                     // pool, which runs the task inline instead of waiting:
-                    // the spin only delayed that (3.6 us a schedule).
-                    if when_full.may_wait()
-                        && before.live() >= shared.cap()
-                        && !(matches!(when_full, WhenFull::WaitOrInline)
-                            && current::is_worker_of(shared))
-                    {
+                    // the spin only delayed that (3.2 us a schedule).
+                    if before.live() >= shared.cap() && when_full.waits(shared) {
                         let spin = Backoff::new();
                         for _ in 0..FAST_CLAIM_SPINS {
                             spin.spin();
@@ -220,11 +228,7 @@ impl Shared {
         let admitted = match self.admit() {
             (Admission::Full, counts) => match when_full {
                 WhenFull::Refuse | WhenFull::Expired => (Admission::Full, counts),
-                WhenFull::WaitOrInline if current::is_worker_of(self) => {
-                    // Waiting here could deadlock this pool (every worker may
-                    // be a task waiting for room): run the child inline.
-                    return self.run_inline(job);
-                }
+                when_full if when_full.runs_inline(self) => return self.run_inline(job),
                 WhenFull::WaitOrInline => self.wait_for_room(None),
                 WhenFull::Wait { deadline } => self.wait_for_room(deadline),
             },
