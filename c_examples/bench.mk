@@ -10,6 +10,10 @@
 #   make inline-bench build build/bench/inline_schedule (a blocking schedule
 #                     from a task of a full pool, run inline) and run it in
 #                     hand-off and bounded-queue mode
+#   make schedule-cost  build build/bench/schedule_cost and count, under
+#                     callgrind, the instructions per schedule in every mode at
+#                     2, 16 and 64 workers (SCHEDULE_WORK: steps of work per
+#                     task, 0 for empty tasks)
 #
 # The suite builds glib_bench itself (make -f bench.mk glib-bench) and
 # installs libglib2.0-dev with apt-get when it is missing and run as root.
@@ -30,8 +34,9 @@ BENCH_CXXFLAGS ?= -std=c++17 -O2 -g -Wall -Wextra -Werror -pthread
 # What `make lib` (cpp-bench-lib) builds: the dist profile.
 BENCH_LIBDIR := $(BENCH_ROOT)/target/dist
 CPP_BENCH_ARGS ?=
+SCHEDULE_WORK ?= 0
 
-.PHONY: bench glib-bench omp-bench cpp-bench cpp-bench-lib inline-bench
+.PHONY: bench glib-bench omp-bench cpp-bench cpp-bench-lib inline-bench schedule-cost
 
 bench:
 	cd $(BENCH_ROOT) && $(BENCH_CARGO) bench --bench pools
@@ -65,6 +70,13 @@ inline-bench: $(BENCH_BUILD)/inline_schedule
 	$(BENCH_BUILD)/inline_schedule queue
 
 $(BENCH_BUILD)/inline_schedule: $(BENCH_DIR)/bench/inline_schedule.c cpp-bench-lib
+	mkdir -p $(BENCH_BUILD)
+	$(BENCH_CC) $(BENCH_CFLAGS) -I$(BENCH_ROOT)/include -o $@ $< -L$(BENCH_LIBDIR) -Wl,-rpath,$(BENCH_LIBDIR) -lworkerpool
+
+schedule-cost: $(BENCH_BUILD)/schedule_cost
+	$(BENCH_DIR)/bench/schedule_cost.sh $< $(SCHEDULE_WORK)
+
+$(BENCH_BUILD)/schedule_cost: $(BENCH_DIR)/bench/schedule_cost.c cpp-bench-lib
 	mkdir -p $(BENCH_BUILD)
 	$(BENCH_CC) $(BENCH_CFLAGS) -I$(BENCH_ROOT)/include -o $@ $< -L$(BENCH_LIBDIR) -Wl,-rpath,$(BENCH_LIBDIR) -lworkerpool
 

@@ -21,76 +21,63 @@ impl Check<'_> {
     }
 }
 
+/// Issue 18's bars against the raw channel ("the limit"): (name, row,
+/// baseline contender, most, scale, unit), met when the pool's median is
+/// at most `most` times the baseline's. W1-W3 are throughputs, so a floor
+/// of 0.35× is a time of at most 1 / 0.35 times the channel's.
+type Ratio = (
+    &'static str,
+    &'static str,
+    &'static str,
+    f64,
+    f64,
+    &'static str,
+);
+#[rustfmt::skip]
+const RATIOS: [Ratio; 6] = [
+    ("W1 throughput ≥ 1.0× crossbeam", "W1 time", "crossbeam", 1.0, 1e3, "ms"),
+    ("W2 throughput ≥ 1.0× crossbeam", "W2 time", "crossbeam", 1.0, 1e3, "ms"),
+    ("W3 throughput ≥ 0.35× crossbeam-unbounded", "W3 time", "crossbeam-unbounded", 1.0 / 0.35, 1e3, "ms"),
+    ("W5 p50 ≤ 0.8× crossbeam p50", "W5 p50", "crossbeam", 0.8, 1e6, "µs"),
+    ("W5 p99 ≤ crossbeam p99", "W5 p99", "crossbeam", 1.0, 1e6, "µs"),
+    ("W6 peak RSS ≤ 0.85× crossbeam", "W6 peak RSS", "crossbeam", 0.85, 1.0 / 1024.0, "MiB"),
+];
+
+/// Bars on the pool's own median: (name, row, at most, scale, unit).
+const ABSOLUTE: [(&str, &str, f64, f64, &str); 3] = [
+    ("W4 ≤ 105 ms", "W4 time", 0.105, 1e3, "ms"),
+    // Issue 18 asks under 10 ms in 3 s; the suite idles 5 s.
+    ("idle CPU < 10 ms / 5 s", "idle CPU /5 s", 0.010, 1e3, "ms"),
+    ("W6 wall ≤ 1.08 s", "W6 time", 1.08, 1e3, "ms"),
+];
+
 /// One line per target and pool API: met or missed, with the numbers.
 pub fn check(t: &Table) -> String {
     let mut out = String::from("Targets (medians of this run):\n");
     let mut c = Check { out: &mut out };
     for pool in POOLS {
-        for (w, limit_row, floor) in [
-            ("W1", "crossbeam", 0.67),
-            ("W2", "crossbeam", 0.67),
-            ("W3", "crossbeam-unbounded", 0.25),
-        ] {
-            let what = format!("{w} time");
-            let (wp, limit) = (t.median(&what, pool), t.median(&what, limit_row));
-            let name = format!("{w} {pool} throughput ≥ {floor}× {limit_row}");
-            match (wp, limit) {
-                (Some(wp), Some(limit)) => {
-                    let ratio = limit / wp;
-                    c.line(
-                        &name,
-                        Some(ratio >= floor),
-                        format!("{:.1} ms vs {:.1} ms: {ratio:.2}×", wp * 1e3, limit * 1e3),
-                    )
-                }
+        for (name, row, baseline, most, scale, unit) in RATIOS {
+            let name = format!("{pool} {name}");
+            match (t.median(row, pool), t.median(row, baseline)) {
+                (Some(wp), Some(base)) => c.line(
+                    &name,
+                    Some(wp <= most * base),
+                    format!(
+                        "{:.1} {unit} vs {:.1} {unit}: {:.2}× {baseline}'s",
+                        wp * scale,
+                        base * scale,
+                        wp / base,
+                    ),
+                ),
                 _ => c.line(&name, None, "no data".into()),
             }
         }
-        let name = format!("W4 {pool} ≤ 105 ms");
-        match t.median("W4 time", pool) {
-            Some(v) => c.line(&name, Some(v <= 0.105), format!("{:.1} ms", v * 1e3)),
-            None => c.line(&name, None, "no data".into()),
-        }
-        let name = format!("W5 {pool} p50 ≤ crossbeam p50");
-        match (t.median("W5 p50", pool), t.median("W5 p50", "crossbeam")) {
-            (Some(wp), Some(cb)) => c.line(
-                &name,
-                Some(wp <= cb),
-                format!("{:.1} µs vs {:.1} µs", wp * 1e6, cb * 1e6),
-            ),
-            _ => c.line(&name, None, "no data".into()),
-        }
-        let name = format!("W5 {pool} p99 < 25 µs");
-        match t.median("W5 p99", pool) {
-            Some(v) => c.line(&name, Some(v < 25e-6), format!("{:.1} µs", v * 1e6)),
-            None => c.line(&name, None, "no data".into()),
-        }
-        let name = format!("idle {pool} CPU < 10 ms / 5 s");
-        match t.median("idle CPU /5 s", pool) {
-            Some(v) => c.line(&name, Some(v < 0.010), format!("{:.2} ms", v * 1e3)),
-            None => c.line(&name, None, "no data".into()),
-        }
-        let name = format!("W6 {pool} wall ≤ 1.2 s");
-        match t.median("W6 time", pool) {
-            Some(v) => c.line(&name, Some(v <= 1.2), format!("{:.0} ms", v * 1e3)),
-            None => c.line(&name, None, "no data".into()),
-        }
-        let name = format!("W6 {pool} peak RSS ≤ 0.9× crossbeam");
-        match (
-            t.median("W6 peak RSS", pool),
-            t.median("W6 peak RSS", "crossbeam"),
-        ) {
-            (Some(wp), Some(cb)) => c.line(
-                &name,
-                Some(wp <= 0.9 * cb),
-                format!(
-                    "{:.1} MiB vs {:.1} MiB: {:.2}×",
-                    wp / 1024.0,
-                    cb / 1024.0,
-                    wp / cb
-                ),
-            ),
-            _ => c.line(&name, None, "no data".into()),
+        for (name, row, most, scale, unit) in ABSOLUTE {
+            let name = format!("{pool} {name}");
+            match t.median(row, pool) {
+                Some(v) => c.line(&name, Some(v <= most), format!("{:.2} {unit}", v * scale)),
+                None => c.line(&name, None, "no data".into()),
+            }
         }
     }
     // Zero per task: a hand-off pool's backlog is at most its workers, so
