@@ -4,6 +4,7 @@
 #   make bench        run the whole suite: cargo bench --bench pools
 #   make glib-bench   build build/bench/glib_bench (needs libglib2.0-dev)
 #   make omp-bench    build build/bench/omp_for (OpenMP: gcc -O2 -fopenmp)
+#                     (both include bench/work.h: the clock and the costly body)
 #   make cpp-bench    build build/bench/cpp_submit (C++17, include/workerpool.hpp:
 #                     submit + get per task against std::async) and run it;
 #                     CPP_BENCH_ARGS (e.g. --tasks 10000 --runs 11 --batch 100)
@@ -43,13 +44,13 @@ bench:
 
 glib-bench: $(BENCH_BUILD)/glib_bench
 
-$(BENCH_BUILD)/glib_bench: $(BENCH_DIR)/bench/glib_bench.c
+$(BENCH_BUILD)/glib_bench: $(BENCH_DIR)/bench/glib_bench.c $(BENCH_DIR)/bench/work.h
 	mkdir -p $(BENCH_BUILD)
 	$(BENCH_CC) $(BENCH_CFLAGS) $$($(PKG_CONFIG) --cflags glib-2.0) -o $@ $< $$($(PKG_CONFIG) --libs glib-2.0)
 
 omp-bench: $(BENCH_BUILD)/omp_for
 
-$(BENCH_BUILD)/omp_for: $(BENCH_DIR)/bench/omp_for.c
+$(BENCH_BUILD)/omp_for: $(BENCH_DIR)/bench/omp_for.c $(BENCH_DIR)/bench/work.h
 	mkdir -p $(BENCH_BUILD)
 	$(OMP_CC) $(BENCH_CFLAGS) -fopenmp -o $@ $<
 

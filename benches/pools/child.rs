@@ -100,6 +100,23 @@ pub fn get(pairs: &[(String, f64)], key: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("no {key}"))
 }
 
+/// `get` on a child's result that may have failed: the failure carries over.
+pub fn value(result: &Result<Vec<(String, f64)>, String>, key: &str) -> Result<f64, String> {
+    result
+        .as_ref()
+        .map_err(|e| e.clone())
+        .and_then(|r| get(r, key))
+}
+
+/// A C driver's result, if its `sums_agree` line says its parallel sums
+/// equal its serial one (omp_for, glib_bench r1).
+pub fn sums_agree(result: Vec<(String, f64)>) -> Result<Vec<(String, f64)>, String> {
+    if get(&result, "sums_agree")? != 1.0 {
+        return Err("parallel sum differs from the serial one".into());
+    }
+    Ok(result)
+}
+
 fn vm_hwm_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status

@@ -58,21 +58,25 @@ pub fn prepare() -> Result<PathBuf, String> {
     Ok(root().join("c_examples/build/bench/glib_bench"))
 }
 
-pub fn start(bin: &Path, workload: &str) -> std::io::Result<std::process::Child> {
-    Command::new(bin)
-        .arg(workload)
-        .stdout(Stdio::piped())
-        .spawn()
+/// `args`: the workload and its arguments (`["r1", N, K]`).
+pub fn start<S: AsRef<std::ffi::OsStr>>(
+    bin: &Path,
+    args: &[S],
+) -> std::io::Result<std::process::Child> {
+    Command::new(bin).args(args).stdout(Stdio::piped()).spawn()
 }
 
-/// One run of `workload` ("w1", ..., "idle").
-pub fn run(bin: &Result<PathBuf, String>, workload: &str) -> Result<Vec<(String, f64)>, String> {
+/// One run of a workload (`["w1"]`, ..., `["idle"]`, `["r1", N, K]`).
+pub fn run<S: AsRef<std::ffi::OsStr>>(
+    bin: &Result<PathBuf, String>,
+    args: &[S],
+) -> Result<Vec<(String, f64)>, String> {
     let bin = bin.as_ref().map_err(|why| why.clone())?;
     if !bin.exists() {
         // Removed since `prepare` (make clean): build it again.
         prepare()?;
     }
-    child::finish(start(bin, workload))
+    child::finish(start(bin, args))
 }
 
 pub fn version() -> String {

@@ -21,18 +21,18 @@
 //! Each run builds the pool (not timed), runs one untimed warm-up loop
 //! over a tenth of the range, then times one loop; every sum is checked
 //! against the serial one. L1 makes 3 × `--runs` runs (it takes
-//! milliseconds), L2 `--runs`.
+//! milliseconds), L2 `--runs`. `time_loop` also runs R2 (realwork.rs): the
+//! costly body at 20 µs per index.
 
 use std::ffi::c_void;
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use workerpool::ffi::{
-    pool_free, pool_new, pool_options_free, pool_options_new, pool_options_set_prealloc,
-    pool_parallel_for, pool_status,
-};
+use workerpool::ffi::{pool_parallel_for, pool_status};
 
+use crate::contenders::{Cfg, Queue, c_pool};
 use crate::openmp;
 use crate::table::{Table, Unit};
 
@@ -53,17 +53,10 @@ pub enum Body {
 }
 
 impl Body {
-    fn indices(self) -> u64 {
+    pub fn indices(self) -> u64 {
         match self {
             Body::Cheap => CHEAP_INDICES,
             Body::Costly { .. } => COSTLY_INDICES,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Body::Cheap => "L1",
-            Body::Costly { .. } => "L2",
         }
     }
 
@@ -87,10 +80,10 @@ fn cheap(i: u64) -> u64 {
 /// compiler can shorten it (a plain LCG, `x * a + c`, was unrolled and
 /// reassociated by LLVM in some call sites and not in others: its speed
 /// depended on where it was inlined). Not inlined, so that calibration and
-/// every Rust contender run the same machine code; omp_for.c has the same
-/// function.
+/// every Rust contender run the same machine code; c_examples/bench/work.h
+/// has the same function (for omp_for.c and glib_bench.c).
 #[inline(never)]
-fn spin(seed: u64, k: u64) -> u64 {
+pub fn spin(seed: u64, k: u64) -> u64 {
     let mut x = seed;
     for j in 0..k {
         x = (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ j;
@@ -98,9 +91,9 @@ fn spin(seed: u64, k: u64) -> u64 {
     x
 }
 
-/// Steps of `spin` that take about `COSTLY_TARGET` on this machine (the fastest
+/// Steps of `spin` that take about `target` on this machine (the fastest
 /// of a few timings of a million steps).
-pub fn calibrate() -> u64 {
+pub fn calibrate(target: Duration) -> u64 {
     const STEPS: u64 = 1_000_000;
     let best = (0..5)
         .map(|_| {
@@ -111,7 +104,7 @@ pub fn calibrate() -> u64 {
         .min()
         .unwrap();
     let per_step = best.as_secs_f64() / STEPS as f64;
-    ((COSTLY_TARGET.as_secs_f64() / per_step) as u64).max(1)
+    ((target.as_secs_f64() / per_step) as u64).max(1)
 }
 
 /// The C body's context: the body and the sum the chunks add to.
@@ -131,7 +124,8 @@ unsafe extern "C" fn chunk(ctx: *mut c_void, begin: usize, end: usize) {
     ctx.sum.fetch_add(sum, Ordering::Relaxed);
 }
 
-fn serial(body: Body) -> (f64, u64) {
+/// The loop on the timing thread: (seconds, sum).
+pub fn serial(body: Body) -> (f64, u64) {
     let n = black_box(body.indices());
     let start = Instant::now();
     let sum = body.range_sum(0, n);
@@ -139,16 +133,12 @@ fn serial(body: Body) -> (f64, u64) {
 }
 
 fn workerpool_c(body: Body) -> (f64, u64) {
-    // SAFETY: the options handle is used and freed here only.
-    let pool = unsafe {
-        let opts = pool_options_new();
-        assert!(!opts.is_null());
-        pool_options_set_prealloc(opts, true);
-        let pool = pool_new(THREADS as i32, opts);
-        pool_options_free(opts);
-        pool
-    };
-    assert!(!pool.is_null(), "pool_new failed");
+    let pool = c_pool(&Cfg {
+        workers: THREADS,
+        queue: Queue::Handoff,
+        prealloc: true,
+        stack: None,
+    });
     let run = |n: u64| {
         let ctx = Ctx {
             body,
@@ -156,17 +146,14 @@ fn workerpool_c(body: Body) -> (f64, u64) {
         };
         let ctx_ptr = &ctx as *const Ctx as *mut c_void;
         // SAFETY: live pool; `chunk` takes the live `ctx`.
-        let st = unsafe { pool_parallel_for(pool, 0, n as usize, 0, Some(chunk), ctx_ptr) };
+        let st = unsafe { pool_parallel_for(pool.raw(), 0, n as usize, 0, Some(chunk), ctx_ptr) };
         assert_eq!(st, pool_status::POOL_OK);
         ctx.sum.load(Ordering::Relaxed)
     };
     run(body.indices() / 10);
     let start = Instant::now();
     let sum = run(body.indices());
-    let elapsed = start.elapsed().as_secs_f64();
-    // SAFETY: live pool, freed once.
-    unsafe { pool_free(pool) };
-    (elapsed, sum)
+    (start.elapsed().as_secs_f64(), sum)
 }
 
 fn rayon(body: Body) -> (f64, u64) {
@@ -205,62 +192,77 @@ fn std_threads(body: Body) -> (f64, u64) {
     (start.elapsed().as_secs_f64(), sum)
 }
 
-/// L1 and L2 (those `wants` keeps), `runs` runs each, contenders
-/// interleaved run by run; `keep` filters contenders by name.
-pub fn run(t: &mut Table, runs: usize, wants: impl Fn(&str) -> bool, keep: impl Fn(&str) -> bool) {
-    let k = calibrate();
-    let omp = if keep(openmp::NAME) {
-        openmp::prepare()
-    } else {
-        Err("not selected".into())
-    };
-    if let Err(why) = &omp {
-        eprintln!("openmp: n/a: {why}");
-    }
-    for body in [Body::Cheap, Body::Costly { k }] {
-        if !wants(body.name()) {
-            continue;
-        }
-        let what = format!("{} time", body.name());
+/// L1 and L2 (those `wants` keeps), `runs` runs each (L1 3 × `runs`);
+/// `keep` filters contenders by name; `omp` is omp_for, built or why not.
+pub fn run(
+    t: &mut Table,
+    runs: usize,
+    wants: impl Fn(&str) -> bool,
+    keep: impl Fn(&str) -> bool,
+    omp: &Result<PathBuf, String>,
+) {
+    let k = calibrate(COSTLY_TARGET);
+    if wants("L1") {
         // The cheap loop takes milliseconds: more runs against the noise.
-        let runs = match body {
-            Body::Cheap => 3 * runs,
-            Body::Costly { .. } => runs,
-        };
-        eprintln!("{what}: {runs} runs ({body:?}, {} indices)", body.indices());
-        let (_, expected) = serial(body);
-        type Rust = fn(Body) -> (f64, u64);
-        let rust: [(&str, Rust); 4] = [
-            ("serial", serial),
-            ("workerpool-c", workerpool_c),
-            ("rayon", rayon),
-            ("std-threads", std_threads),
-        ];
-        for _ in 0..runs {
-            for (name, f) in rust {
-                if keep(name) {
-                    let (secs, sum) = f(body);
-                    assert_eq!(sum, expected, "{name}: wrong sum");
-                    t.push(&what, Unit::Ms, name, Ok(secs));
-                }
-            }
-            if keep(openmp::NAME) {
-                let result = openmp::run(&omp, body.name(), body.indices(), k);
-                for (key, name) in [("omp_s", openmp::NAME), ("serial_s", "serial-c")] {
-                    let value = result
-                        .as_ref()
-                        .map_err(|e| e.clone())
-                        .and_then(|r| crate::child::get(r, key));
-                    t.push(&what, Unit::Ms, name, value);
-                }
-            }
-        }
+        time_loop(t, "L1", Body::Cheap, 3 * runs, &keep, omp);
     }
     if wants("L2") {
-        eprintln!(
-            "L2: k = {k} spin steps per index (calibrated to {:?})",
-            COSTLY_TARGET
-        );
+        time_loop(t, "L2", Body::Costly { k }, runs, &keep, omp);
+        eprintln!("L2: k = {k} spin steps per index (calibrated to {COSTLY_TARGET:?})");
+    }
+}
+
+/// `runs` runs of one loop over `body.indices()`, rows `"{name} time"`,
+/// contenders interleaved run by run; OpenMP runs omp_for's mode `name`.
+pub fn time_loop(
+    t: &mut Table,
+    name: &str,
+    body: Body,
+    runs: usize,
+    keep: &dyn Fn(&str) -> bool,
+    omp: &Result<PathBuf, String>,
+) {
+    let what = format!("{name} time");
+    eprintln!("{what}: {runs} runs ({body:?}, {} indices)", body.indices());
+    let (_, expected) = serial(body);
+    let rust: [Contender<Body>; 4] = [
+        ("serial", serial),
+        ("workerpool-c", workerpool_c),
+        ("rayon", rayon),
+        ("std-threads", std_threads),
+    ];
+    let k = match body {
+        Body::Cheap => 0,
+        Body::Costly { k } => k,
+    };
+    for _ in 0..runs {
+        run_rust(t, &what, &rust, body, expected, keep);
+        if keep(openmp::NAME) {
+            openmp::push(t, omp, name, body.indices(), k);
+        }
+    }
+}
+
+/// An in-process contender: its name, and one timed run on an argument
+/// (seconds, sum).
+pub type Contender<A> = (&'static str, fn(A) -> (f64, u64));
+
+/// One run of each contender `keep` keeps, pushed to the row `what`; each
+/// sum is checked against `expected`.
+pub fn run_rust<A: Copy>(
+    t: &mut Table,
+    what: &str,
+    contenders: &[Contender<A>],
+    arg: A,
+    expected: u64,
+    keep: &dyn Fn(&str) -> bool,
+) {
+    for &(name, f) in contenders {
+        if keep(name) {
+            let (secs, sum) = f(arg);
+            assert_eq!(sum, expected, "{name}: wrong sum");
+            t.push(what, Unit::Ms, name, Ok(secs));
+        }
     }
 }
 

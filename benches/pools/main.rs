@@ -2,16 +2,19 @@
 //! `make -C c_examples bench`). See BENCHMARKS.md for what each workload
 //! measures and the targets.
 //!
-//! Options (after `--`): `--runs N` (default 7), `--only W1,...,W6,ALLOC,L1,L2`,
-//! `--contenders workerpool-c,crossbeam,...` (GLib always runs when built;
-//! the loops' contenders are `serial`, `workerpool-c`, `rayon`,
-//! `std-threads`, `openmp`).
+//! Options (after `--`): `--runs N` (default 7), `--only
+//! W1,...,W6,ALLOC,L1,L2,R1,R2`, `--contenders workerpool-c,crossbeam,...`
+//! (`glib` selects GLib, which runs when built; the loops' contenders are
+//! `serial`, `workerpool-c`, `rayon`, `std-threads`, `openmp`; R1 (real
+//! work as tasks) adds `workerpool-rust` and `glib`, R2 (the same as a
+//! loop) is run as the loops are; `openmp` also selects `serial-c`).
 
 mod child;
 mod contenders;
 mod glib;
 mod loops;
 mod openmp;
+mod realwork;
 mod table;
 mod targets;
 mod task;
@@ -108,9 +111,9 @@ fn main() {
     }
     let opts = Opts::parse(&args);
     let started = Instant::now();
-    // GLib runs only the task workloads (W1-W6 and idle, all under W5).
+    // GLib runs only the task workloads (W1-W6 and idle, all under W5; R1).
     let use_glib = (opts.contenders.as_ref()).is_none_or(|k| k.iter().any(|c| c == glib::NAME))
-        && ["W1", "W2", "W3", "W4", "W5", "W6"]
+        && ["W1", "W2", "W3", "W4", "W5", "W6", "R1"]
             .iter()
             .any(|w| opts.wants(w));
     let glib_bin = if use_glib {
@@ -133,13 +136,9 @@ fn main() {
         if !use_glib {
             return;
         }
-        let result = glib::run(&glib_bin, workload);
+        let result = glib::run(&glib_bin, &[workload]);
         for &(what, key, unit) in keys {
-            let value = result
-                .as_ref()
-                .map_err(|e| e.clone())
-                .and_then(|r| child::get(r, key));
-            t.push(what, unit, glib::NAME, value);
+            t.push(what, unit, glib::NAME, child::value(&result, key));
         }
     };
 
@@ -220,7 +219,7 @@ fn main() {
                 }
             }
             if use_glib && !t.failed("W6 time", glib::NAME) {
-                push_w6(&mut t, glib::NAME, glib::run(&glib_bin, "w6"));
+                push_w6(&mut t, glib::NAME, glib::run(&glib_bin, &["w6"]));
             }
             // The floor: 10,000 plain threads, no pool.
             let floor = child::finish(child::start("w6-floor", "-"));
@@ -247,16 +246,34 @@ fn main() {
         }
     }
 
-    if opts.wants("L1") || opts.wants("L2") {
+    let wants_any = |ws: &[&str]| ws.iter().any(|w| opts.wants(w));
+    if wants_any(&["L1", "L2", "R1", "R2"]) {
         let keep =
             |name: &str| (opts.contenders.as_ref()).is_none_or(|k| k.iter().any(|c| c == name));
-        loops::run(&mut t, runs, |w| opts.wants(w), keep);
+        let omp = if keep(openmp::NAME) {
+            openmp::prepare()
+        } else {
+            Err("not selected".into())
+        };
+        if let Err(why) = &omp {
+            eprintln!("openmp: n/a: {why}");
+        }
+        if wants_any(&["L1", "L2"]) {
+            loops::run(&mut t, runs, |w| opts.wants(w), keep, &omp);
+        }
+        if wants_any(&["R1", "R2"]) {
+            let glib_bin = use_glib.then_some(&glib_bin);
+            realwork::run(&mut t, runs, |w| opts.wants(w), keep, &omp, glib_bin);
+        }
     }
 
     println!("{}", t.render());
     println!("{}", targets::check(&t));
-    if opts.wants("L1") || opts.wants("L2") {
+    if wants_any(&["L1", "L2"]) {
         println!("{}", loops::summary(&t));
+    }
+    if wants_any(&["R1", "R2"]) {
+        println!("{}", realwork::summary(&t));
     }
     println!(
         "suite took {:.0} s; after the run: {}",
@@ -266,13 +283,8 @@ fn main() {
 }
 
 fn push_w6(t: &mut Table, name: &str, r: Result<Vec<(String, f64)>, String>) {
-    let time = r
-        .as_ref()
-        .map_err(|e| e.clone())
-        .and_then(|r| child::get(r, "time_s"));
-    let hwm = r.and_then(|r| child::get(&r, "hwm_kib"));
-    t.push("W6 time", Unit::Ms, name, time);
-    t.push("W6 peak RSS", Unit::MiB, name, hwm);
+    t.push("W6 time", Unit::Ms, name, child::value(&r, "time_s"));
+    t.push("W6 peak RSS", Unit::MiB, name, child::value(&r, "hwm_kib"));
 }
 
 /// Every contender idles in its own process, all at once, `runs` times.
@@ -285,7 +297,7 @@ fn idle_cpu(
     eprintln!("idle CPU: {runs} runs of 5 s, contenders side by side");
     for _ in 0..runs {
         let children: Vec<_> = all.iter().map(|c| child::start("idle", c.name())).collect();
-        let glib_child = glib_bin.map(|bin| bin.as_ref().map(|bin| glib::start(bin, "idle")));
+        let glib_child = glib_bin.map(|bin| bin.as_ref().map(|bin| glib::start(bin, &["idle"])));
         for (c, child) in all.iter().zip(children) {
             let v = child::finish(child).and_then(|r| child::get(&r, "cpu_s"));
             t.push("idle CPU /5 s", Unit::Ms, c.name(), v);

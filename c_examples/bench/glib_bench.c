@@ -2,12 +2,14 @@
  * glib_bench: the workerpool benchmark workloads on GLib's GThreadPool.
  *
  *   glib_bench w1|w2|w3|w4|w5|w6|idle
+ *   glib_bench r1 N K
  *
  * Runs one run of one workload and prints "key value" lines (seconds,
  * KiB), or "na <reason>" when GThreadPool has no such mode. Driven by
  * benches/pools (cargo bench --bench pools), which merges the numbers.
  * The task is the same as on the Rust side: one atomic increment, the last
- * one wakes the timing thread.
+ * one wakes the timing thread. r1 ("Real work") runs N tasks of K steps of
+ * `spin` (work.h) each, and its own serial loop.
  */
 #define _GNU_SOURCE
 #include <glib.h>
@@ -19,6 +21,8 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "work.h"
 
 typedef struct {
     atomic_size_t count;
@@ -74,15 +78,9 @@ static void sleep_bump(gpointer data, gpointer user_data) {
     arrive(l);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static GThreadPool *new_pool(GFunc func, int threads, gboolean exclusive) {
+static GThreadPool *new_pool(GFunc func, gpointer user_data, int threads, gboolean exclusive) {
     GError *err = NULL;
-    GThreadPool *pool = g_thread_pool_new(func, NULL, threads, exclusive, &err);
+    GThreadPool *pool = g_thread_pool_new(func, user_data, threads, exclusive, &err);
     if (!pool) {
         fprintf(stderr, "g_thread_pool_new: %s\n", err ? err->message : "?");
         exit(1);
@@ -113,7 +111,7 @@ static gpointer produce(gpointer p) {
 }
 
 static void throughput(int producers, size_t per_producer, int workers) {
-    GThreadPool *pool = new_pool(bump, workers, TRUE);
+    GThreadPool *pool = new_pool(bump, NULL, workers, TRUE);
     latch_t warm;
     latch_init(&warm, 10000, 0);
     for (int i = 0; i < 10000; i++)
@@ -161,7 +159,7 @@ static void ramp(size_t tasks, int capacity, unsigned sleep_us) {
     latch_t latch;
     latch_init(&latch, tasks, sleep_us);
     double start = now_s();
-    GThreadPool *pool = new_pool(sleep_bump, capacity, FALSE);
+    GThreadPool *pool = new_pool(sleep_bump, NULL, capacity, FALSE);
     for (size_t i = 0; i < tasks; i++)
         g_thread_pool_push(pool, &latch, NULL);
     latch_wait(&latch);
@@ -194,7 +192,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void wake_latency(int samples) {
-    GThreadPool *pool = new_pool(stamp, 2, TRUE);
+    GThreadPool *pool = new_pool(stamp, NULL, 2, TRUE);
     _Atomic double slot;
     double *lat = g_new(double, samples);
     for (int i = 0; i < samples + 20; i++) {
@@ -223,7 +221,7 @@ static double cpu_s(void) {
 
 /* Idle CPU: a live pool of 4 threads, after 1000 tasks, left idle 5 s. */
 static void idle(void) {
-    GThreadPool *pool = new_pool(bump, 4, TRUE);
+    GThreadPool *pool = new_pool(bump, NULL, 4, TRUE);
     latch_t latch;
     latch_init(&latch, 1000, 0);
     for (int i = 0; i < 1000; i++)
@@ -232,6 +230,49 @@ static void idle(void) {
     double before = cpu_s();
     g_usleep(5 * G_USEC_PER_SEC);
     printf("cpu_s %.6f\n", cpu_s() - before);
+    g_thread_pool_free(pool, FALSE, TRUE);
+}
+
+/* R1: n tasks of spin(i, k), each adding to one sum, pushed one by one
+ * into an exclusive pool of 2 threads (all started up front) from the
+ * timing thread, which only waits. The item is the index + 1 (GThreadPool
+ * refuses NULL items); the pool's user_data is the shared context. */
+typedef struct {
+    latch_t latch;
+    uint64_t k;
+    _Atomic uint64_t sum;
+} work_t;
+
+static void work(gpointer data, gpointer user_data) {
+    work_t *w = user_data;
+    uint64_t i = (uint64_t)GPOINTER_TO_SIZE(data) - 1;
+    atomic_fetch_add_explicit(&w->sum, spin(i, w->k), memory_order_relaxed);
+    arrive(&w->latch);
+}
+
+/* Pushes n tasks and waits for them; the sum they made. */
+static uint64_t work_batch(GThreadPool *pool, work_t *w, uint64_t n) {
+    latch_init(&w->latch, n, 0);
+    atomic_store(&w->sum, 0);
+    for (uint64_t i = 0; i < n; i++)
+        g_thread_pool_push(pool, GSIZE_TO_POINTER((gsize)i + 1), NULL);
+    latch_wait(&w->latch);
+    return atomic_load(&w->sum);
+}
+
+static void real_work(uint64_t n, uint64_t k) {
+    double start = now_s();
+    uint64_t serial = serial_costly(n, k);
+    printf("serial_s %.9f\n", now_s() - start);
+    work_t w;
+    w.k = k;
+    atomic_init(&w.sum, 0);
+    GThreadPool *pool = new_pool(work, &w, 2, TRUE);
+    work_batch(pool, &w, n / 10); /* warm-up, untimed */
+    start = now_s();
+    uint64_t sum = work_batch(pool, &w, n);
+    printf("time_s %.9f\n", now_s() - start);
+    printf("sums_agree %d\n", sum == serial);
     g_thread_pool_free(pool, FALSE, TRUE);
 }
 
@@ -262,8 +303,10 @@ int main(int argc, char **argv) {
         printf("hwm_kib %ld\n", vm_hwm_kib());
     } else if (strcmp(w, "idle") == 0) {
         idle();
+    } else if (strcmp(w, "r1") == 0 && argc > 3) {
+        real_work(strtoull(argv[2], NULL, 10), strtoull(argv[3], NULL, 10));
     } else {
-        fprintf(stderr, "usage: %s w1|w2|w3|w4|w5|w6|idle\n", argv[0]);
+        fprintf(stderr, "usage: %s w1|w2|w3|w4|w5|w6|idle | %s r1 N K\n", argv[0], argv[0]);
         return 2;
     }
     return 0;

@@ -1,19 +1,25 @@
 /*
- * omp_for: the parallel-loop workloads of the benchmark suite (BENCHMARKS.md,
- * "Parallel loops") with OpenMP's `#pragma omp parallel for`.
+ * omp_for: the parallel-loop and real-work workloads of the benchmark suite
+ * (BENCHMARKS.md, "Parallel loops" and "Real work") with OpenMP.
  *
- *   omp_for l1 N        cheap body: the sum of i ^ (i >> 3) over [0, N)
+ *   omp_for l1 N        cheap body: the sum of i ^ (i >> 3) over [0, N),
+ *                       `#pragma omp parallel for`
  *   omp_for l2 N K      costly body: the sum over [0, N) of K steps of a
- *                       multiply-xor chain seeded with i (K calibrated by
- *                       the caller)
+ *                       multiply-xor chain seeded with i (`spin`, work.h;
+ *                       K calibrated by the caller), `parallel for`
+ *   omp_for r1 N K      the costly body as N tasks: `parallel` + `single`
+ *                       + one `task` per index, each adding to the sum
+ *   omp_for r2 N K      the costly body as one loop: `parallel for`
+ *                       (static schedule) and `schedule(dynamic)`
  *
- * One run: the serial loop (timed), an untimed warm-up of the parallel loop
- * (it starts OpenMP's thread team), then the parallel loop (timed). Prints
- * "key value" lines: serial_s, omp_s, threads, and whether the two sums
- * agree (sums_agree 1). The thread count comes from OMP_NUM_THREADS (set by
- * benches/pools). Built by c_examples/bench.mk (gcc -O2 -fopenmp), driven
- * by benches/pools/openmp.rs. The bodies are the same arithmetic as the
- * Rust side's (benches/pools/loops.rs).
+ * One run: the serial loop (timed), then for each parallel variant an
+ * untimed warm-up over N / 10 (the first one starts OpenMP's thread team)
+ * and a timed run over N. Prints "key value" lines: serial_s, omp_s (and
+ * omp_dynamic_s for r2), threads, and whether every parallel sum equals the
+ * serial one (sums_agree 1). The thread count comes from OMP_NUM_THREADS
+ * (set by benches/pools). Built by c_examples/bench.mk (gcc -O2 -fopenmp),
+ * driven by benches/pools/openmp.rs. The bodies are the same arithmetic as
+ * the Rust side's (benches/pools/loops.rs).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <omp.h>
@@ -21,43 +27,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "work.h"
 
 static uint64_t cheap(uint64_t i) { return i ^ (i >> 3); }
 
-/* Not inlined, as on the Rust side: every call runs the same code. */
-__attribute__((noinline)) static uint64_t spin(uint64_t seed, uint64_t k) {
-    uint64_t x = seed;
-    for (uint64_t j = 0; j < k; j++)
-        x = (x ^ (x >> 31)) * UINT64_C(0x9e3779b97f4a7c15) ^ j;
-    return x;
-}
+/* Every loop takes (n, k); the cheap ones ignore k. */
+typedef uint64_t (*loop_fn)(uint64_t n, uint64_t k);
 
-static uint64_t serial_cheap(uint64_t n) {
+static uint64_t serial_cheap(uint64_t n, uint64_t k) {
+    (void)k;
     uint64_t sum = 0;
     for (uint64_t i = 0; i < n; i++)
         sum += cheap(i);
     return sum;
 }
 
-static uint64_t omp_cheap(uint64_t n) {
+static uint64_t omp_cheap(uint64_t n, uint64_t k) {
+    (void)k;
     uint64_t sum = 0;
 #pragma omp parallel for reduction(+ : sum)
     for (uint64_t i = 0; i < n; i++)
         sum += cheap(i);
-    return sum;
-}
-
-static uint64_t serial_costly(uint64_t n, uint64_t k) {
-    uint64_t sum = 0;
-    for (uint64_t i = 0; i < n; i++)
-        sum += spin(i, k);
     return sum;
 }
 
@@ -69,31 +60,79 @@ static uint64_t omp_costly(uint64_t n, uint64_t k) {
     return sum;
 }
 
+static uint64_t omp_dynamic(uint64_t n, uint64_t k) {
+    uint64_t sum = 0;
+#pragma omp parallel for schedule(dynamic) reduction(+ : sum)
+    for (uint64_t i = 0; i < n; i++)
+        sum += spin(i, k);
+    return sum;
+}
+
+/* One thread of the team creates a task per index; both threads run them
+ * (the creator too, at its task scheduling points and at the barrier that
+ * ends the parallel region, which waits for every task). */
+static uint64_t omp_tasks(uint64_t n, uint64_t k) {
+    uint64_t sum = 0;
+#pragma omp parallel shared(sum)
+#pragma omp single
+    for (uint64_t i = 0; i < n; i++) {
+#pragma omp task firstprivate(i) shared(sum)
+        {
+            uint64_t v = spin(i, k);
+#pragma omp atomic
+            sum += v;
+        }
+    }
+    return sum;
+}
+
+typedef struct {
+    const char *key;
+    loop_fn run;
+} variant_t;
+
+typedef struct {
+    const char *mode;
+    int costly; /* takes K */
+    loop_fn serial;
+    variant_t parallel[2];
+} workload_t;
+
+static const workload_t workloads[] = {
+    {"l1", 0, serial_cheap, {{"omp_s", omp_cheap}, {NULL, NULL}}},
+    {"l2", 1, serial_costly, {{"omp_s", omp_costly}, {NULL, NULL}}},
+    {"r1", 1, serial_costly, {{"omp_s", omp_tasks}, {NULL, NULL}}},
+    {"r2", 1, serial_costly, {{"omp_s", omp_costly}, {"omp_dynamic_s", omp_dynamic}}},
+};
+
 int main(int argc, char **argv) {
-    if (argc < 3 || (strcmp(argv[1], "l1") != 0 && strcmp(argv[1], "l2") != 0) ||
-        (strcmp(argv[1], "l2") == 0 && argc < 4)) {
-        fprintf(stderr, "usage: omp_for l1 N | omp_for l2 N K\n");
+    const workload_t *w = NULL;
+    for (size_t i = 0; argc > 1 && i < sizeof workloads / sizeof *workloads; i++)
+        if (strcmp(argv[1], workloads[i].mode) == 0)
+            w = &workloads[i];
+    if (!w || argc < 3 + w->costly) {
+        fprintf(stderr, "usage: omp_for l1 N | omp_for l2|r1|r2 N K\n");
         return 2;
     }
-    int costly = strcmp(argv[1], "l2") == 0;
     uint64_t n = strtoull(argv[2], NULL, 10);
-    uint64_t k = costly ? strtoull(argv[3], NULL, 10) : 0;
+    uint64_t k = w->costly ? strtoull(argv[3], NULL, 10) : 0;
 
-    double t0 = now();
-    uint64_t serial = costly ? serial_costly(n, k) : serial_cheap(n);
-    double serial_s = now() - t0;
+    double t0 = now_s();
+    uint64_t serial = w->serial(n, k);
+    printf("serial_s %.9f\n", now_s() - t0);
 
-    /* Warm-up: the thread team starts here, not in the timed loop. */
-    uint64_t warm = costly ? omp_costly(n / 10, k) : omp_cheap(n / 10);
-
-    t0 = now();
-    uint64_t parallel = costly ? omp_costly(n, k) : omp_cheap(n);
-    double omp_s = now() - t0;
-
-    printf("serial_s %.9f\n", serial_s);
-    printf("omp_s %.9f\n", omp_s);
+    int agree = 1;
+    unsigned warm_bits = 0;
+    for (size_t v = 0; v < 2 && w->parallel[v].key; v++) {
+        /* Warm-up: the thread team starts here, not in a timed loop. */
+        warm_bits ^= (unsigned)(w->parallel[v].run(n / 10, k) & 0xff);
+        t0 = now_s();
+        uint64_t parallel = w->parallel[v].run(n, k);
+        printf("%s %.9f\n", w->parallel[v].key, now_s() - t0);
+        agree &= parallel == serial;
+    }
     printf("threads %d\n", omp_get_max_threads());
-    printf("sums_agree %d\n", serial == parallel);
-    printf("warm_sum_low_bits %u\n", (unsigned)(warm & 0xff));
-    return serial == parallel ? 0 : 1;
+    printf("sums_agree %d\n", agree);
+    printf("warm_sum_low_bits %u\n", warm_bits);
+    return agree ? 0 : 1;
 }

@@ -11,6 +11,8 @@ mod threadpool_crate;
 mod wp_c;
 mod wp_rust;
 
+pub use wp_c::new_pool as c_pool;
+
 /// A built pool: schedules C tasks; dropping it shuts it down.
 pub trait Exec: Sync {
     fn schedule(&self, task: TaskFn, arg: *mut c_void);

@@ -13,9 +13,17 @@ use crate::task::TaskFn;
 
 pub struct WpC;
 
-struct Handle(*mut pool_t);
+/// A pool built through the C ABI, freed when dropped.
+pub struct Handle(*mut pool_t);
 // SAFETY: the C API is thread-safe for every call used here.
 unsafe impl Sync for Handle {}
+
+impl Handle {
+    /// The live pool, for the C calls of the loops and real work.
+    pub fn raw(&self) -> *mut pool_t {
+        self.0
+    }
+}
 
 impl Exec for Handle {
     fn schedule(&self, task: TaskFn, arg: *mut c_void) {
@@ -84,7 +92,8 @@ impl Contender for WpC {
     }
 }
 
-fn new_pool(cfg: &Cfg) -> Handle {
+/// `pool_new(cfg.workers, opts)` with the queue, prealloc and stack of `cfg`.
+pub fn new_pool(cfg: &Cfg) -> Handle {
     {
         let queue = match cfg.queue {
             Queue::Unbounded => usize::MAX,
