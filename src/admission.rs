@@ -120,6 +120,7 @@ impl Shared {
     /// `this` points to a live `Shared`, kept alive until this call returns
     /// unless the call hands a counted task over (the module docs): then
     /// only until that hand-over.
+    #[inline(always)]
     pub(crate) unsafe fn submit(
         this: *const Shared,
         job: Job,
@@ -128,74 +129,121 @@ impl Shared {
         // SAFETY: live per the contract until the hand-over, which is each
         // branch's last use of `shared`.
         let shared = unsafe { &*this };
+        // Each mode's fast path is inlined into the callers; what follows
+        // when it fails is out of line.
         match &shared.delivery {
             Delivery::HandOff => {
                 // Counted before the claim, the task is never counted after
                 // its completion.
                 let before = shared.counts.add_task();
                 // Paused: full (`pause.rs`); closing: refused.
-                if before.open() {
-                    if let Some(claim) = shared.seats.claim(|| false) {
-                        claim.deliver(job);
-                        return Ok(());
-                    }
-                    // A schedule that would wait anyway (a full pool: no
-                    // worker to start) spins a little (a few microseconds,
-                    // no yield) for a worker finishing its task: cheaper
-                    // than giving the count back and taking a gate pass
-                    // (W3 in BENCHMARKS.md). Not on a worker of this
-                    // pool, which runs the task inline instead of waiting:
-                    // the spin only delayed that (3.2 us a schedule).
-                    if before.live() >= shared.cap() && when_full.waits(shared) {
-                        let spin = Backoff::new();
-                        for _ in 0..FAST_CLAIM_SPINS {
-                            spin.spin();
-                            if let Some(claim) = shared.seats.claim(|| false) {
-                                claim.deliver(job);
-                                return Ok(());
-                            }
-                        }
-                    }
+                if before.open()
+                    && let Some(claim) = shared.seats.claim(|| false)
+                {
+                    claim.deliver(job);
+                    return Ok(());
                 }
-                let _pass = shared.callers.hold();
-                #[cfg(feature = "fault-injection")]
-                crate::fault::pause_if_asked(crate::fault::Window::Withdraw);
-                shared.withdraw_task();
-                shared.submit_gated(job, when_full)
+                // SAFETY: the counted task keeps the pool alive.
+                unsafe { Shared::submit_unclaimed(this, job, when_full, before) }
             }
             Delivery::Queue { .. } => {
-                if let Some(cap) = shared.fast_path_capacity() {
-                    let before = shared.counts.add_task();
-                    if before.surely_queues(cap) {
-                        // The hand-over, on the queue itself: once the job
-                        // is in, a worker may run it and `pool_free` may
-                        // free the pool, so no `&Shared` argument of a
-                        // method may still be live (`&Queue` is all
-                        // interior mutability, as `Arc`'s counts: such a
-                        // reference may outlive its memory, rust#98017).
-                        let queue = shared.wake_before_push(before.with_task());
-                        #[cfg(feature = "fault-injection")]
-                        crate::fault::pause_if_asked(crate::fault::Window::BeforePush);
-                        queue.push(job);
-                        return Ok(());
-                    }
-                    // Give the task back and take the gated path. `hold`
-                    // comes first, while the counted task still protects
-                    // the pool; giving it back may be what a `wait` caller
-                    // waits for.
-                    let _pass = shared.callers.hold();
-                    #[cfg(feature = "fault-injection")]
-                    crate::fault::pause_if_asked(crate::fault::Window::Withdraw);
-                    shared.withdraw_task();
-                    return shared.submit_gated(job, when_full);
-                }
-                let Some(_pass) = shared.callers.enter() else {
-                    shared.count_rejection();
-                    return Err(Error::Freed);
+                let Some(cap) = shared.fast_path_capacity() else {
+                    // SAFETY: per this function's contract.
+                    return unsafe { Shared::submit_queue_gated(this, job, when_full) };
                 };
-                shared.submit_gated(job, when_full)
+                let before = shared.counts.add_task();
+                if !before.surely_queues(cap) {
+                    // SAFETY: the counted task keeps the pool alive.
+                    return unsafe { Shared::submit_uncounted(this, job, when_full) };
+                }
+                // The hand-over, on the queue itself: once the job is in, a
+                // worker may run it and `pool_free` may free the pool, so no
+                // `&Shared` argument of a method may still be live
+                // (`&Queue` is all interior mutability, as `Arc`'s counts:
+                // such a reference may outlive its memory, rust#98017).
+                let queue = shared.wake_before_push(before.with_task());
+                #[cfg(feature = "fault-injection")]
+                crate::fault::pause_if_asked(crate::fault::Window::BeforePush);
+                queue.push(job);
+                Ok(())
             }
         }
+    }
+
+    /// Hand-off mode: the fast claim found no idle line for the task
+    /// counted in `before`. A schedule that would wait anyway (a full pool:
+    /// no worker to start) spins a little (a few microseconds, no yield)
+    /// for a worker finishing its task: cheaper than giving the count back
+    /// and taking a gate pass (W3 in BENCHMARKS.md). Not on a worker of
+    /// this pool, which runs the task inline instead of waiting: the spin
+    /// only delayed that (3.2 us a schedule). Then the gated path.
+    ///
+    /// # Safety
+    /// `this` points to a live `Shared` with that task counted.
+    #[inline(never)]
+    unsafe fn submit_unclaimed(
+        this: *const Shared,
+        job: Job,
+        when_full: WhenFull,
+        before: Counts,
+    ) -> Result<(), Error> {
+        // SAFETY: the counted task keeps it alive until a hand-over or the
+        // pass is held.
+        let shared = unsafe { &*this };
+        if before.open() && before.live() >= shared.cap() && when_full.waits(shared) {
+            let spin = Backoff::new();
+            for _ in 0..FAST_CLAIM_SPINS {
+                spin.spin();
+                if let Some(claim) = shared.seats.claim(|| false) {
+                    claim.deliver(job);
+                    return Ok(());
+                }
+            }
+        }
+        // SAFETY: as above.
+        unsafe { Shared::submit_uncounted(this, job, when_full) }
+    }
+
+    /// A fast path counted a task that admission must decide after all:
+    /// gives it back and takes the gated path. `hold` comes first, while
+    /// the counted task still protects the pool; giving it back may be
+    /// what a `wait` caller waits for.
+    ///
+    /// # Safety
+    /// `this` points to a live `Shared` with that task counted.
+    #[inline(never)]
+    unsafe fn submit_uncounted(
+        this: *const Shared,
+        job: Job,
+        when_full: WhenFull,
+    ) -> Result<(), Error> {
+        // SAFETY: the counted task keeps it alive until the pass is held.
+        let shared = unsafe { &*this };
+        let _pass = shared.callers.hold();
+        #[cfg(feature = "fault-injection")]
+        crate::fault::pause_if_asked(crate::fault::Window::Withdraw);
+        shared.withdraw_task();
+        shared.submit_gated(job, when_full)
+    }
+
+    /// Queue modes off the fast path (a bounded queue, workers still to
+    /// start, closing): under a gate pass.
+    ///
+    /// # Safety
+    /// As `submit`.
+    #[inline(never)]
+    unsafe fn submit_queue_gated(
+        this: *const Shared,
+        job: Job,
+        when_full: WhenFull,
+    ) -> Result<(), Error> {
+        // SAFETY: per the contract; the pass keeps it alive from here on.
+        let shared = unsafe { &*this };
+        let Some(_pass) = shared.callers.enter() else {
+            shared.count_rejection();
+            return Err(Error::Freed);
+        };
+        shared.submit_gated(job, when_full)
     }
 
     /// The capacity, if admission would surely queue: unbounded queue,

@@ -102,6 +102,7 @@ impl Shared {
 
     /// The worker's next task from the delivery, or `None` when it must
     /// leave (then already uncounted).
+    #[inline]
     pub(crate) fn next_job(&self, me: &WorkerSlot) -> Option<Job> {
         match &self.delivery {
             Delivery::Queue { .. } => self.next_queued(me),
@@ -127,6 +128,7 @@ impl Shared {
     /// finds the task counted in the stats and the worker idle. Once the
     /// line is open a claim may give the seat a new mark: the clear then
     /// leaves it (`Mailbox::clear_mark_if`).
+    #[inline]
     pub(crate) fn task_done(&self, outcome: Outcome, me: &mut WorkerSlot) -> bool {
         self.count_panic(outcome);
         // The task's mark: only this worker writes it until (hand-off) the

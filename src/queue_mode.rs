@@ -34,6 +34,7 @@ impl Shared {
     /// any method of `Shared` (`admission.rs`). A sleeper woken early finds
     /// the queue empty but, counting this task as pending, looks again
     /// instead of sleeping (`sleep.rs`).
+    #[inline(always)]
     pub(crate) fn wake_before_push(&self, after: Counts) -> &Queue<Job> {
         let (queue, sleepers) = self.queue_parts();
         let starting = || self.starting();
@@ -45,6 +46,7 @@ impl Shared {
 
     /// The next job for a worker, or `None` when the worker must leave (it
     /// is then already uncounted: idle expiry, retirement, closing).
+    #[inline]
     pub(crate) fn next_queued(&self, me: &WorkerSlot) -> Option<Job> {
         let (queue, sleepers) = self.queue_parts();
         let mark = &me.line.mark;

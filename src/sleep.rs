@@ -69,10 +69,15 @@ fn ready(c: Counts, starting: u64) -> u64 {
 /// is asleep and no ready worker is awake, or the ready ones do not cover
 /// the pending tasks. `starting` and the completions are read only if a
 /// worker sleeps.
+#[inline(always)]
 pub(crate) fn wake_needed(c: Counts, done: &Completions, starting: impl Fn() -> u64) -> bool {
-    if c.sleeping() == 0 {
-        return false;
-    }
+    // The fast path's case, inlined: nobody sleeps.
+    c.sleeping() != 0 && sleeper_needed(c, done, starting)
+}
+
+/// `wake_needed` once a worker sleeps.
+#[inline(never)]
+fn sleeper_needed(c: Counts, done: &Completions, starting: impl Fn() -> u64) -> bool {
     let ready = ready(c, starting());
     ready == 0 || c.pending(done.read()) > ready
 }

@@ -222,9 +222,25 @@ impl Waiters {
     /// sleeping waits), every shrink (`roster`). The fence pairs with the
     /// sleeper's (module docs): the caller's change before it is seen by
     /// any poll that this finds no sleeper for.
+    #[inline]
     fn notify(&self, room: bool, done: impl FnOnce(Bounds) -> bool, roster: bool) {
         fence(Ordering::SeqCst);
         let asleep = self.asleep.load(Ordering::SeqCst);
+        // The common case, inlined into every worker's path: nobody waits.
+        if asleep != 0 {
+            self.notify_sleepers(asleep, room, done, roster);
+        }
+    }
+
+    /// `notify` once some caller sleeps (`asleep` is its flags word).
+    #[cold]
+    fn notify_sleepers(
+        &self,
+        asleep: u8,
+        room: bool,
+        done: impl FnOnce(Bounds) -> bool,
+        roster: bool,
+    ) {
         let room = room && asleep & ROOM != 0;
         let roster = roster && asleep & ROSTER != 0;
         let done = asleep & DONE != 0

@@ -81,6 +81,7 @@ impl<T> Block<T> {
     ///
     /// # Safety
     /// The caller claimed `index` by moving the tail past it.
+    #[inline(always)]
     pub(super) unsafe fn write(&self, index: usize, value: T) {
         let slot = &self.slots[index];
         // SAFETY: the claim makes this thread the slot's only writer, and no
@@ -105,6 +106,7 @@ impl<T> Block<T> {
     /// # Safety
     /// The caller claimed `index` by moving the head past it, and touches
     /// the block no more unless told to recycle it.
+    #[inline]
     pub(super) unsafe fn take(&self, index: usize) -> (T, bool) {
         let slot = &self.slots[index];
         let backoff = crate::sync::Spin::new();
@@ -120,6 +122,7 @@ impl<T> Block<T> {
     }
 
     /// The recycling check of `take`, after slot `index` was read.
+    #[inline]
     fn mark_read(&self, index: usize) -> bool {
         let first_unchecked = if index + 1 == SLOTS {
             0
@@ -131,6 +134,14 @@ impl<T> Block<T> {
             }
             index + 1
         };
+        self.recycles_from(first_unchecked)
+    }
+
+    /// Whether every slot from `first_unchecked` on is read (then the
+    /// caller recycles the block), else hands the check to the first
+    /// unread one's reader. Once per block, or after a HANDOFF.
+    #[cold]
+    fn recycles_from(&self, first_unchecked: usize) -> bool {
         for slot in &self.slots[first_unchecked..SLOTS - 1] {
             if slot.state.load(Ordering::Acquire) & READ == 0
                 && slot.state.fetch_or(HANDOFF, Ordering::AcqRel) & READ == 0

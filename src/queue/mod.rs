@@ -107,6 +107,7 @@ impl<T> Queue<T> {
     /// Appends `value`. Its last access to the queue is the store that
     /// publishes the value: once a consumer can take it, `push` touches
     /// nothing (the pool's fast path relies on this, `shared.rs`).
+    #[inline(always)]
     pub(crate) fn push(&self, value: T) {
         let spin = Spin::new();
         let mut tail = self.tail.position.load(Ordering::Acquire);
@@ -128,20 +129,8 @@ impl<T> Queue<T> {
             ) {
                 Ok(_) => {
                     if last_slot {
-                        // Taken only now that this producer won the slot:
-                        // taking one before each attempt (so the others
-                        // wait less) made four producers contend on the
-                        // reserve, 20-30% slower.
-                        let next = Box::into_raw(self.reserve.take());
-                        // Block first: a producer that sees the new
-                        // position (acquire) then reads the new block.
-                        self.tail.block.store(next, Ordering::Release);
-                        self.tail
-                            .position
-                            .store(claimed.wrapping_add(STEP), Ordering::Release);
-                        // SAFETY: the claim keeps `block` alive (its last slot
-                        // is not written yet, so not read).
-                        unsafe { (*block).link(next) };
+                        // SAFETY: this producer claimed `block`'s last slot.
+                        unsafe { self.switch_tail(block, claimed) };
                     }
                     // SAFETY: the claim above is for this slot of `block`.
                     unsafe { (*block).write(offset as usize, value) };
@@ -155,6 +144,29 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Moves the tail to a new block after `block`, whose last slot the
+    /// caller claimed (`claimed`: the tail position it set): once per
+    /// block, out of `push`'s inlined path.
+    ///
+    /// # Safety
+    /// The caller claimed `block`'s last slot and has not written it.
+    #[cold]
+    unsafe fn switch_tail(&self, block: *mut Block<T>, claimed: u64) {
+        // Taken only now that this producer won the slot: taking one before
+        // each attempt (so the others wait less) made four producers
+        // contend on the reserve, 20-30% slower.
+        let next = Box::into_raw(self.reserve.take());
+        // Block first: a producer that sees the new position (acquire) then
+        // reads the new block.
+        self.tail.block.store(next, Ordering::Release);
+        self.tail
+            .position
+            .store(claimed.wrapping_add(STEP), Ordering::Release);
+        // SAFETY: the claim keeps `block` alive (its last slot is not
+        // written yet, so not read).
+        unsafe { (*block).link(next) };
+    }
+
     /// Takes the oldest value, or `None` if the queue is (or looks) empty.
     ///
     /// With `mark`, the consumer's mark (`seats.rs`): before each attempt
@@ -162,6 +174,7 @@ impl<T> Queue<T> {
     /// in the order of pushes), and on `None` to `NO_MARK`. The store comes
     /// before the claim (whose release publishes it), so a thread that
     /// sees the head past a slot also sees its consumer's mark (`wait.rs`).
+    #[inline(always)]
     pub(crate) fn pop(&self, mark: Option<&AtomicU64>) -> Option<T> {
         let spin = Spin::new();
         let mut head = self.head.position.load(Ordering::Acquire);
@@ -201,7 +214,7 @@ impl<T> Queue<T> {
                     // past it), so its value comes.
                     unsafe {
                         if offset + 1 == SWITCHING {
-                            self.move_head_to((*block).wait_next(), claimed);
+                            self.switch_head(block, claimed);
                         }
                         let (value, recycle) = (*block).take(offset as usize);
                         if recycle {
@@ -216,6 +229,19 @@ impl<T> Queue<T> {
                 }
             }
         }
+    }
+
+    /// Moves the head past `block`, whose last slot the caller claimed
+    /// (`claimed`: the head position it set), once its producer linked the
+    /// next block: once per block, out of `pop`'s inlined path.
+    ///
+    /// # Safety
+    /// The caller claimed `block`'s last slot and has not read it.
+    #[cold]
+    unsafe fn switch_head(&self, block: *mut Block<T>, claimed: u64) {
+        // SAFETY: the claim keeps `block` alive; its next block is alive
+        // until the head moves to it.
+        unsafe { self.move_head_to((*block).wait_next(), claimed) };
     }
 
     /// Ends the head's `SWITCHING` (`claimed`) by moving it to `next`.
