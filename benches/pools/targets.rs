@@ -58,12 +58,13 @@ pub fn check(t: &Table) -> String {
     for pool in POOLS {
         for (name, row, baseline, most, scale, unit) in RATIOS {
             let name = format!("{pool} {name}");
+            let what = if unit == "MiB" { "size" } else { "time" };
             match (t.median(row, pool), t.median(row, baseline)) {
                 (Some(wp), Some(base)) => c.line(
                     &name,
                     Some(wp <= most * base),
                     format!(
-                        "{:.1} {unit} vs {:.1} {unit}: {:.2}× {baseline}'s",
+                        "{:.1} {unit} vs {:.1} {unit} ({baseline}): {:.2} of its {what}",
                         wp * scale,
                         base * scale,
                         wp / base,
