@@ -8,7 +8,7 @@
 //! one `AtomicU64` lets every decision be a single read-modify-write over a
 //! consistent snapshot.
 //!
-//! Finished tasks are not counted here but per worker shard
+//! Finished tasks are not counted here but per worker lane
 //! (`completions.rs`), so that workers do not write this word, which every
 //! schedule writes, once per task. Accepted-but-unfinished tasks are
 //! `pending = admitted - done` (modulo 2^34), where `done` is a total read

@@ -120,7 +120,7 @@ impl Shared {
 
     /// A worker finished a task. Returns true when the worker retires
     /// because the pool shrank below its live workers (then it is
-    /// uncounted). Writes the worker's seat and completion shard; reads the
+    /// uncounted). Writes the worker's seat and completion lane; reads the
     /// counts only after a shrink.
     ///
     /// Order: the task is counted done, then (hand-off) the line reopens,

@@ -377,7 +377,7 @@ mod loom_models {
             }
         }
 
-        /// Starts one thread per worker, each counting on its own shard.
+        /// Starts one thread per worker, each counting in its own lane.
         /// (loom's `Arc` is no method receiver.)
         fn start_workers(model: &Arc<Model>) -> Vec<loom::thread::JoinHandle<()>> {
             let workers = model.counts.load().live() as usize;
