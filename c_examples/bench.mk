@@ -70,14 +70,11 @@ inline-bench: $(BENCH_BUILD)/inline_schedule
 	$(BENCH_BUILD)/inline_schedule handoff
 	$(BENCH_BUILD)/inline_schedule queue
 
-$(BENCH_BUILD)/inline_schedule: $(BENCH_DIR)/bench/inline_schedule.c cpp-bench-lib
-	mkdir -p $(BENCH_BUILD)
-	$(BENCH_CC) $(BENCH_CFLAGS) -I$(BENCH_ROOT)/include -o $@ $< -L$(BENCH_LIBDIR) -Wl,-rpath,$(BENCH_LIBDIR) -lworkerpool
-
 schedule-cost: $(BENCH_BUILD)/schedule_cost
 	$(BENCH_DIR)/bench/schedule_cost.sh $< $(SCHEDULE_WORK)
 
-$(BENCH_BUILD)/schedule_cost: $(BENCH_DIR)/bench/schedule_cost.c cpp-bench-lib
+# The C programs on the library (its dist build, through cpp-bench-lib).
+$(BENCH_BUILD)/inline_schedule $(BENCH_BUILD)/schedule_cost: $(BENCH_BUILD)/%: $(BENCH_DIR)/bench/%.c cpp-bench-lib
 	mkdir -p $(BENCH_BUILD)
 	$(BENCH_CC) $(BENCH_CFLAGS) -I$(BENCH_ROOT)/include -o $@ $< -L$(BENCH_LIBDIR) -Wl,-rpath,$(BENCH_LIBDIR) -lworkerpool
 

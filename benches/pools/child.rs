@@ -76,6 +76,21 @@ pub fn finish(child: std::io::Result<Child>) -> Result<Vec<(String, f64)>, Strin
     parse(&String::from_utf8_lossy(&output.stdout))
 }
 
+/// Builds the C driver `bin` with `make -f bench.mk goal` in c_examples
+/// (GLib's and OpenMP's), and returns its path; `None` if make failed.
+pub fn build_c_driver(goal: &str, bin: &str) -> Option<std::path::PathBuf> {
+    let c_examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("c_examples");
+    let built = Command::new("make")
+        .args(["-s", "-C"])
+        .arg(&c_examples)
+        .args(["-f", "bench.mk", goal])
+        .stdout(Stdio::null())
+        .status();
+    built
+        .is_ok_and(|s| s.success())
+        .then(|| c_examples.join("build/bench").join(bin))
+}
+
 pub fn parse(text: &str) -> Result<Vec<(String, f64)>, String> {
     let mut pairs = Vec::new();
     for line in text.lines() {

@@ -8,10 +8,6 @@ use crate::child;
 
 pub const NAME: &str = "glib";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn quiet(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -47,15 +43,8 @@ pub fn prepare() -> Result<PathBuf, String> {
             return Err("libglib2.0-dev missing and apt-get install failed".into());
         }
     }
-    let built = Command::new("make")
-        .args(["-s", "-C"])
-        .arg(root().join("c_examples"))
-        .args(["-f", "bench.mk", "glib-bench"])
-        .status();
-    if !built.is_ok_and(|s| s.success()) {
-        return Err("building c_examples/bench/glib_bench failed".into());
-    }
-    Ok(root().join("c_examples/build/bench/glib_bench"))
+    child::build_c_driver("glib-bench", "glib_bench")
+        .ok_or_else(|| "building c_examples/bench/glib_bench failed".into())
 }
 
 /// `args`: the workload and its arguments (`["r1", N, K]`).

@@ -4,7 +4,7 @@
 //! `OMP_NUM_THREADS` set to the loops' thread count; the process also times
 //! its own serial loop.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::child;
@@ -14,10 +14,6 @@ use crate::table::{Table, Unit};
 pub const NAME: &str = "openmp";
 /// The serial loop timed in the OpenMP process.
 pub const SERIAL_C: &str = "serial-c";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Builds omp_for. `Err` says why OpenMP is n/a (no gcc, or no -fopenmp).
 pub fn prepare() -> Result<PathBuf, String> {
@@ -29,16 +25,8 @@ pub fn prepare() -> Result<PathBuf, String> {
     if !gcc.is_ok_and(|s| s.success()) {
         return Err("gcc missing (OpenMP needs gcc -fopenmp)".into());
     }
-    let built = Command::new("make")
-        .args(["-s", "-C"])
-        .arg(root().join("c_examples"))
-        .args(["-f", "bench.mk", "omp-bench"])
-        .stdout(Stdio::null())
-        .status();
-    if !built.is_ok_and(|s| s.success()) {
-        return Err("building c_examples/bench/omp_for with gcc -fopenmp failed".into());
-    }
-    Ok(root().join("c_examples/build/bench/omp_for"))
+    child::build_c_driver("omp-bench", "omp_for")
+        .ok_or_else(|| "building c_examples/bench/omp_for with gcc -fopenmp failed".into())
 }
 
 /// One run of `workload` ("L1", "L2", "R1", "R2") over `indices`, `k` spin

@@ -231,25 +231,18 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Moves the head past `block`, whose last slot the caller claimed
-    /// (`claimed`: the head position it set), once its producer linked the
-    /// next block: once per block, out of `pop`'s inlined path.
+    /// Ends the head's `SWITCHING` (`claimed`, the head position the
+    /// caller set) by moving it to the block after `block`, once its
+    /// producer linked it: once per block, out of `pop`'s inlined path.
     ///
     /// # Safety
-    /// The caller claimed `block`'s last slot and has not read it.
+    /// The caller claimed `block`'s last slot and has not read it (so
+    /// `block` is alive, and so is the next block until the head moves to
+    /// it).
     #[cold]
     unsafe fn switch_head(&self, block: *mut Block<T>, claimed: u64) {
-        // SAFETY: the claim keeps `block` alive; its next block is alive
-        // until the head moves to it.
-        unsafe { self.move_head_to((*block).wait_next(), claimed) };
-    }
-
-    /// Ends the head's `SWITCHING` (`claimed`) by moving it to `next`.
-    ///
-    /// # Safety
-    /// `next` is the block after the head's, and the caller claimed the
-    /// head block's last slot (so `next` is alive).
-    unsafe fn move_head_to(&self, next: *mut Block<T>, claimed: u64) {
+        // SAFETY: per the contract.
+        let next = unsafe { (*block).wait_next() };
         let mut position = (claimed & !MORE).wrapping_add(STEP);
         // SAFETY: per the contract; `next` is not consumed before the head
         // moves to it.
